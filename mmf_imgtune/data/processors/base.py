@@ -1,0 +1,33 @@
+"""``BaseProcessor``: MMF's per-sample transform (tokenise text, load features, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+class BaseProcessor:
+    """A callable built from ``{type: <registered name>, params: {...}}``.
+
+    Subclasses read their options from ``config`` (the ``params`` node) in ``__init__`` and
+    implement ``__call__(item: dict) -> dict``. Datasets build them with ``init_processors``.
+    """
+
+    def __init__(self, config: DictConfig | dict | None = None, *args: Any, **kwargs: Any):
+        if config is None:
+            config = {}
+        self.config = config if isinstance(config, DictConfig) else OmegaConf.create(config)
+
+    def __call__(self, item: Any, *args: Any, **kwargs: Any) -> Any:
+        return item
+
+
+def build_processor(spec: DictConfig | dict, **kwargs: Any) -> BaseProcessor:
+    """Build a processor from ``{type, params}``; ``kwargs`` go to the constructor."""
+    from mmf_imgtune.registry import registry
+
+    if "type" not in spec:
+        raise KeyError(f"A processor config needs a 'type' key; got keys {list(spec.keys())}")
+    cls = registry.get_processor_class(spec["type"])
+    return cls(spec.get("params", None) or {}, **kwargs)

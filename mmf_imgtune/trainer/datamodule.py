@@ -1,0 +1,137 @@
+"""Lightning DataModule over MMF dataset builders.
+
+``prepare_data`` runs each builder's ``build`` once per machine (local rank 0); ``setup``
+loads every split on every process. Training uses one loader over all datasets with
+size-proportional batches (``ResumableBatchSampler``); val/test use one loader per dataset so
+metrics stay per dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from mmf_imgtune.registry import registry
+from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
+from mmf_imgtune.utils.user_dir import worker_init
+
+# MMF phase names -> the split name passed to builders.
+SPLITS = {"train": "train", "val": "val", "test": "test"}
+
+
+def per_device_batch_size(config: DictConfig, world_size: int) -> int:
+    """``training.batch_size`` is global (MMF): split it evenly across processes."""
+    batch_size = int(config.training.batch_size)
+    if batch_size % world_size:
+        raise ValueError(
+            f"training.batch_size={batch_size} does not split evenly over {world_size} "
+            f"processes; use a multiple of {world_size}"
+        )
+    return batch_size // world_size
+
+
+class MMFDataModule(pl.LightningDataModule):
+    def __init__(self, config: DictConfig):
+        super().__init__()
+        self.config = config
+        self.names = list(config.datasets)
+        self.builders = {name: registry.get_builder_class(name)() for name in self.names}
+        self.datasets: dict[str, list[Any]] = {}
+        self.train_sampler: ResumableBatchSampler | None = None
+
+    def _dataset_config(self, name: str) -> DictConfig:
+        return self.config.dataset_config[name]
+
+    def prepare_data(self) -> None:
+        for split in self._needed_splits():
+            for name, builder in self.builders.items():
+                builder.build(self._dataset_config(name), split)
+
+    def _needed_splits(self) -> list[str]:
+        from mmf_imgtune.config.run_type import RunPhases
+
+        phases = RunPhases.parse(self.config.run_type)
+        splits = []
+        if phases.train:
+            splits += ["train", "val"]
+        elif phases.val:
+            splits.append("val")
+        if phases.test:
+            splits.append("test")
+        return splits
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in self._needed_splits():
+            if split not in self.datasets:
+                self.datasets[split] = [
+                    self.builders[name].load(self._dataset_config(name), split)
+                    for name in self.names
+                ]
+
+    # --- loaders ------------------------------------------------------------------------
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _loader(self, dataset: Any, batch_sampler: ResumableBatchSampler, names: list[str], split: str):
+        workers = int(self.config.training.num_workers)
+        return DataLoader(
+            dataset,
+            batch_sampler=batch_sampler,
+            collate_fn=MultiDatasetCollator(names, split),
+            num_workers=workers,
+            pin_memory=bool(self.config.training.pin_memory),
+            worker_init_fn=worker_init,
+            persistent_workers=workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._world()
+        datasets = self.datasets["train"]
+        if self.train_sampler is None:
+            self.train_sampler = ResumableBatchSampler(
+                [len(d) for d in datasets],
+                per_device_batch_size(self.config, world),
+                seed=int(self.config.training.seed),
+                rank=rank,
+                world_size=world,
+            )
+        resume = getattr(self.trainer.lightning_module, "_resume_state", None) if self.trainer else None
+        if resume:
+            self.train_sampler.resume_at(resume["epoch"], resume["batches_in_epoch"])
+            self.trainer.lightning_module._resume_state = None
+        if len(self.train_sampler) == 0:
+            raise ValueError(
+                f"no full training batch: datasets {self.names} have {[len(d) for d in datasets]} "
+                f"samples but the per-device batch size is {self.train_sampler.batch_size}; "
+                "lower training.batch_size"
+            )
+        return self._loader(MultiDataset(datasets, self.names), self.train_sampler, self.names, "train")
+
+    def _eval_loaders(self, split: str) -> list[DataLoader]:
+        rank, world = self._world()
+        batch = self.config.training.batch_size_per_device_eval or per_device_batch_size(
+            self.config, world
+        )
+        loaders = []
+        for name, dataset in zip(self.names, self.datasets[split]):
+            sampler = ResumableBatchSampler(
+                [len(dataset)], int(batch), seed=0, rank=rank, world_size=world,
+                shuffle=False, drop_last=False,
+            )
+            loaders.append(self._loader(MultiDataset([dataset], [name]), sampler, [name], split))
+        return loaders
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("val")
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("test")
+
+    def dataset_for(self, split: str, index: int) -> Any:
+        return self.datasets[split][index]

@@ -1,0 +1,185 @@
+"""One LightningModule that trains any ``BaseModel`` with MMF's semantics.
+
+It owns optimisers, schedulers, logging, whole-split metrics and prediction collection; the
+model stays a plain ``nn.Module``. Exact resume: randomness is re-seeded from
+``(seed, batch number, rank)`` before every training batch, and the number of batches trained
+in the current epoch is checkpointed so the sampler can skip exactly those on resume.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torchmetrics
+from omegaconf import DictConfig
+
+from mmf_imgtune.modules.metrics import Metrics
+from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN/Inf; the message names the update and the batch ids."""
+
+
+def _batch_ids(batch: Any, limit: int = 8) -> list:
+    ids = batch.get("id") if hasattr(batch, "get") else None
+    if ids is None:
+        return []
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    return ids[:limit]
+
+
+class MMFLightningModule(pl.LightningModule):
+    def __init__(self, model: torch.nn.Module, config: DictConfig):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.dataset_names = list(config.datasets)
+        metric_list = config.evaluation.metrics
+        self.metrics = torch.nn.ModuleDict(
+            {f"{split}_{name}": Metrics(metric_list) for split in ("val", "test") for name in self.dataset_names}
+        )
+        self.eval_losses = torch.nn.ModuleDict(
+            {f"{split}_{name}": torchmetrics.MeanMetric() for split in ("val", "test") for name in self.dataset_names}
+        )
+        # Progress within the current epoch, checkpointed for exact resume.
+        self.batches_in_epoch = 0
+        self.total_batches = 0
+        self._resume_state: dict | None = None
+        self.predictions: dict[str, list[dict]] = {}
+        self.collect_predictions = False
+        self.last_metrics: dict[str, float] = {}
+        self.skipped_nonfinite = 0
+
+    # --- training -----------------------------------------------------------------------
+    def _reseed(self) -> None:
+        seed = int(self.config.training.seed)
+        value = (seed * 1_000_003 + self.total_batches * 7919 + self.global_rank) % (2**31)
+        torch.manual_seed(value)
+        np.random.seed(value)
+        random.seed(value)
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning does not call this when it resumes mid-epoch, so the restored count stays.
+        self.batches_in_epoch = 0
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        self._reseed()
+        self.batches_in_epoch += 1
+        self.total_batches += 1
+        output = self.model(batch)
+        losses = output.get("losses") or {}
+        if not losses:
+            raise RuntimeError(
+                f"{type(self.model).__name__} returned no losses: return output['losses'] or "
+                "list losses under model_config.<model>.losses"
+            )
+        loss = sum(value.mean() for value in losses.values())
+        if not torch.isfinite(loss):
+            return self._non_finite(loss, batch)
+        batch_size = batch.get_batch_size()
+        for key, value in losses.items():
+            self.log(key, value.detach().mean(), batch_size=batch_size)
+        self.log("train/total_loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        return loss
+
+    def _non_finite(self, loss: torch.Tensor, batch: Any) -> None:
+        update = self.global_step + 1
+        message = (
+            f"loss is {loss.item()} at update {update} (dataset {batch.get('dataset_name')}, "
+            f"batch ids {_batch_ids(batch)}). The last good checkpoint is kept; lower the "
+            "learning rate, enable training.clip_gradients, or set training.nan_policy=skip."
+        )
+        if self.config.training.nan_policy == "skip":
+            self.skipped_nonfinite += 1
+            self.print(f"Skipping a batch: {message}")
+            return None  # Lightning skips backward and the optimizer step
+        raise NonFiniteLossError(message)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.model, self.config)
+        scheduler = build_scheduler(optimizer, self.config)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- evaluation ---------------------------------------------------------------------
+    def _eval_step(self, batch: Any, split: str) -> None:
+        output = self.model(batch)
+        name = batch["dataset_name"]
+        key = f"{split}_{name}"
+        self.metrics[key].update(batch, output)
+        losses = output.get("losses") or {}
+        if losses:
+            total = sum(value.detach().mean() for value in losses.values())
+            self.eval_losses[key].update(total, weight=batch.get_batch_size())
+        if self.collect_predictions and split == "test":
+            self.predictions.setdefault(name, []).extend(
+                self._format_predictions(batch, output, name)
+            )
+
+    def _format_predictions(self, batch: Any, output: dict, name: str) -> list[dict]:
+        rows = self.model.format_for_prediction(batch, output)
+        if rows is None:
+            index = self.dataset_names.index(name)
+            dataset = self.trainer.datamodule.dataset_for("test", index)
+            rows = dataset.format_for_prediction({**batch, **output})
+        return rows
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, "test")
+
+    def _eval_epoch_end(self, split: str) -> None:
+        results: dict[str, float] = {}
+        total_losses = []
+        for name in self.dataset_names:
+            key = f"{split}_{name}"
+            if self.eval_losses[key].update_count:
+                value = float(self.eval_losses[key].compute())
+                results[f"{split}/{name}/total_loss"] = value
+                total_losses.append(value)
+            if self.metrics[key].metrics and self._has_updates(key):
+                results.update(self.metrics[key].compute(split, name))
+            self.metrics[key].reset()
+            self.eval_losses[key].reset()
+        if total_losses:
+            results[f"{split}/total_loss"] = float(np.mean(total_losses))
+        for key, value in results.items():
+            self.log(key, value, sync_dist=False, add_dataloader_idx=False)
+        self.last_metrics.update(results)
+
+    def _has_updates(self, key: str) -> bool:
+        return any(
+            getattr(metric, "metric", None) is None or metric.metric.update_count
+            for metric in self.metrics[key].metrics
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    # --- checkpoint state ---------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["mmf_progress"] = {
+            "epoch": int(self.current_epoch),
+            "batches_in_epoch": int(self.batches_in_epoch),
+            "total_batches": int(self.total_batches),
+            "num_updates": int(self.global_step),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        progress = checkpoint.get("mmf_progress")
+        if not progress:
+            return
+        self.batches_in_epoch = progress["batches_in_epoch"]
+        self.total_batches = progress["total_batches"]
+        self._resume_state = progress

@@ -1,0 +1,145 @@
+"""``run_training(config)``: everything ``mmf_run`` does after the config is built."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from omegaconf import DictConfig
+
+from mmf_imgtune.config.loader import save_config
+from mmf_imgtune.config.run_type import RunPhases
+from mmf_imgtune.registry import registry
+from mmf_imgtune.trainer.build import build_trainer
+from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
+from mmf_imgtune.trainer.datamodule import MMFDataModule
+from mmf_imgtune.trainer.lightning_module import MMFLightningModule
+from mmf_imgtune.trainer.report import print_metrics
+
+
+def build_model(config: DictConfig) -> torch.nn.Module:
+    model_class = registry.get_model_class(config.model)
+    return model_class(config.model_config[config.model]).init_from_config()
+
+
+def resume_path(config: DictConfig) -> str | None:
+    """The checkpoint to continue from: resume_file, best.ckpt, or current.ckpt."""
+    ckpt = config.checkpoint
+    save_dir = Path(config.env.save_dir)
+    if ckpt.resume_file:
+        if not os.path.isfile(ckpt.resume_file):
+            raise FileNotFoundError(f"checkpoint.resume_file '{ckpt.resume_file}' does not exist")
+        return str(ckpt.resume_file)
+    if ckpt.resume_best:
+        best = save_dir / "best.ckpt"
+        if not best.is_file():
+            raise FileNotFoundError(f"checkpoint.resume_best=true but {best} does not exist")
+        return str(best)
+    if ckpt.resume and (save_dir / "current.ckpt").is_file():
+        return str(save_dir / "current.ckpt")
+    return None
+
+
+def load_model_weights(model: torch.nn.Module, path: str) -> None:
+    """Weights only (no optimizer or progress): ``checkpoint.resume_pretrained``, inference."""
+    state = safe_torch_load(path)
+    state = state.get("state_dict", state)
+    state = {k.removeprefix("model."): v for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise KeyError(f"{path}: weights for unknown parameters {unexpected[:5]}; wrong model?")
+    if missing:
+        print(f"[mmf_imgtune] {path}: {len(missing)} parameters kept their initial values, "
+              f"e.g. {missing[:3]}")
+
+
+def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig) -> list[str]:
+    folder = Path(config.env.report_dir)
+    fmt = str(config.evaluation.predict_file_format)
+    if fmt not in ("json", "csv"):
+        raise ValueError(f"evaluation.predict_file_format must be json or csv, got '{fmt}'")
+    written = []
+    for dataset, rows in rows_by_dataset.items():
+        path = folder / f"{dataset}_{config.model}_test_predictions.{fmt}"
+        if fmt == "json":
+            data = json.dumps(rows, indent=1).encode()
+        else:
+            import io
+
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()) if rows else ["id"])
+            writer.writeheader()
+            writer.writerows(rows)
+            data = buffer.getvalue().encode()
+        atomic_write_bytes(path, lambda handle, data=data: handle.write(data))
+        written.append(str(path))
+    return written
+
+
+def _gather_predictions(trainer: pl.Trainer, rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    if trainer.world_size == 1 or not torch.distributed.is_initialized():
+        return rows
+    gathered: list[Any] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, rows)
+    merged: dict[str, list[dict]] = {}
+    for part in gathered:
+        for name, items in part.items():
+            merged.setdefault(name, []).extend(items)
+    return merged
+
+
+def run_training(config: DictConfig) -> dict[str, Any]:
+    """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
+    phases = RunPhases.parse(config.run_type)
+    save_dir = str(config.env.save_dir)
+    os.makedirs(save_dir, exist_ok=True)
+    save_config(config, save_dir)
+    registry.register("config", config)
+    pl.seed_everything(int(config.training.seed), workers=True, verbose=False)
+
+    model = build_model(config)
+    if config.checkpoint.resume_pretrained:
+        load_model_weights(model, str(config.checkpoint.resume_pretrained))
+    module = MMFLightningModule(model, config)
+    datamodule = MMFDataModule(config)
+    trainer = build_trainer(config, save_dir)
+    ckpt = resume_path(config)
+    total, trainable = model.count_parameters()
+    started = time.perf_counter()
+
+    if phases.train:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    elif ckpt:
+        load_model_weights(model, ckpt)
+    train_seconds = time.perf_counter() - started
+    if phases.val:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+    predictions_files: list[str] = []
+    if phases.test:
+        module.collect_predictions = bool(config.evaluation.predict)
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        if module.collect_predictions:
+            rows = _gather_predictions(trainer, module.predictions)
+            if trainer.is_global_zero:
+                predictions_files = write_predictions(rows, config)
+    result = {
+        "metrics": dict(module.last_metrics),
+        "num_updates": int(trainer.global_step),
+        "parameters": total,
+        "trainable_parameters": trainable,
+        "train_seconds": round(train_seconds, 3),
+        "predictions": predictions_files,
+        "save_dir": save_dir,
+        "skipped_nonfinite_batches": module.skipped_nonfinite,
+    }
+    if trainer.is_global_zero:
+        data = json.dumps(result, indent=1).encode()
+        atomic_write_bytes(Path(save_dir) / "metrics.json", lambda handle: handle.write(data))
+        print_metrics(result, config)
+    return result

@@ -1,0 +1,46 @@
+"""mmf_imgtune: MMF-compatible multimodal training that teaches LLMs to see."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mmf_imgtune",
+    version="0.1.0",
+    description="MMF-style plugin framework fusing Detectron2 region features into causal LLMs",
+    python_requires=">=3.10",
+    packages=find_packages(include=["mmf_imgtune", "mmf_imgtune.*"]),
+    include_package_data=True,
+    # Lower bounds we rely on; upper bounds are the newest majors we have tested.
+    install_requires=[
+        "torch>=2.4,<2.15",
+        "torchvision>=0.19,<0.30",
+        "lightning>=2.4,<2.7",
+        "omegaconf>=2.3,<2.5",
+        "transformers>=5.0,<6",
+        "tokenizers>=0.21,<0.24",
+        "peft>=0.17,<0.22",
+        "torchmetrics>=1.4,<1.10",
+        "lmdb>=1.4,<4",
+        "pycocoevalcap>=1.2,<1.3",
+        "numpy>=1.26,<3",
+        "pillow>=10,<14",
+        "matplotlib>=3.8,<3.12",
+        "tqdm>=4.66,<5",
+        "rich>=13,<16",
+        "tensorboard>=2.15,<2.22",
+        "gguf>=0.10,<0.20",
+        "accelerate>=1.0,<1.16",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "hypothesis>=6.100,<7", "ruff>=0.6,<0.18"],
+    },
+    entry_points={
+        "console_scripts": [
+            "mmf_run=mmf_imgtune.cli.run:main",
+            "mmf_predict=mmf_imgtune.cli.run:main_predict",
+            "mmf_imgtune_extract=mmf_imgtune.cli.extract:main",
+            "mmf_imgtune_train_detector=mmf_imgtune.cli.train_detector:main",
+            "mmf_imgtune_generate=mmf_imgtune.cli.generate:main",
+            "mmf_imgtune_bench=mmf_imgtune.cli.bench:main",
+        ]
+    },
+)
