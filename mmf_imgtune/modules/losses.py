@@ -17,14 +17,16 @@ from mmf_imgtune.registry import registry
 
 @registry.register_loss("cross_entropy")
 class CrossEntropyLoss(nn.Module):
-    """``scores`` (B, C) logits against ``targets`` (B,) class ids."""
+    """``scores`` (B, C) logits against ``targets``: (B,) class ids or (B, C) probabilities."""
 
     def __init__(self, **params: Any):
         super().__init__()
         self.params = params
 
     def forward(self, sample_list: Any, model_output: dict) -> torch.Tensor:
-        return F.cross_entropy(model_output["scores"], sample_list["targets"].long(), **self.params)
+        targets = sample_list["targets"]
+        targets = targets.float() if targets.dim() == 2 else targets.long()
+        return F.cross_entropy(model_output["scores"], targets, **self.params)
 
 
 @registry.register_loss("logit_bce")

@@ -97,6 +97,15 @@ class Throughput(pl.Callback):
         self.log_interval = max(1, log_interval)
         self._start: float | None = None
         self._samples = 0
+        # Wall time of the training loop alone (set-up and start-up excluded).
+        self.loop_seconds = 0.0
+        self._loop_start = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self._loop_start = time.perf_counter()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self.loop_seconds += time.perf_counter() - self._loop_start
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, *args: Any) -> None:
         if self._start is None:

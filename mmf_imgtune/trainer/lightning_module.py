@@ -59,7 +59,10 @@ class MMFLightningModule(pl.LightningModule):
     def _reseed(self) -> None:
         seed = int(self.config.training.seed)
         value = (seed * 1_000_003 + self.total_batches * 7919 + self.global_rank) % (2**31)
-        torch.manual_seed(value)
+        # The CPU generator directly: torch.manual_seed also walks every accelerator backend.
+        torch.default_generator.manual_seed(value)
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.manual_seed_all(value)
         np.random.seed(value)
         random.seed(value)
 
@@ -81,11 +84,17 @@ class MMFLightningModule(pl.LightningModule):
         loss = sum(value.mean() for value in losses.values())
         if not torch.isfinite(loss):
             return self._non_finite(loss, batch)
-        batch_size = batch.get_batch_size()
-        for key, value in losses.items():
-            self.log(key, value.detach().mean(), batch_size=batch_size)
-        self.log("train/total_loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        if self._log_this_step():
+            batch_size = batch.get_batch_size()
+            for key, value in losses.items():
+                self.log(key, value.detach().mean(), batch_size=batch_size)
+            self.log("train/total_loss", loss.detach(), prog_bar=True, batch_size=batch_size)
         return loss
+
+    def _log_this_step(self) -> bool:
+        # self.log costs about as much as a small model's step: log only what gets written.
+        interval = int(self.config.training.log_interval) * int(self.config.training.update_frequency)
+        return self.total_batches % max(1, interval) == 0 or self.total_batches == 1
 
     def _non_finite(self, loss: torch.Tensor, batch: Any) -> None:
         update = self.global_step + 1

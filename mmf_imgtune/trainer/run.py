@@ -94,6 +94,10 @@ def _gather_predictions(trainer: pl.Trainer, rows: dict[str, list[dict]]) -> dic
     return merged
 
 
+def _loop_seconds(trainer: pl.Trainer) -> float:
+    return sum(getattr(cb, "loop_seconds", 0.0) for cb in trainer.callbacks)
+
+
 def run_training(config: DictConfig) -> dict[str, Any]:
     """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
     phases = RunPhases.parse(config.run_type)
@@ -134,6 +138,7 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         "parameters": total,
         "trainable_parameters": trainable,
         "train_seconds": round(train_seconds, 3),
+        "train_loop_seconds": round(_loop_seconds(trainer), 3),
         "predictions": predictions_files,
         "save_dir": save_dir,
         "skipped_nonfinite_batches": module.skipped_nonfinite,

@@ -23,12 +23,10 @@ PLUGIN_FILES = {
                 return len(self.x)
 
             def __getitem__(self, index):
-                # Records the worker's pid so tests can prove workers were used.
                 sample = Sample()
                 sample.x = self.x[index]
                 sample.targets = torch.tensor(int(self.x[index, :2].sum()) % 2)
                 sample.id = torch.tensor(index)
-                sample.pid = torch.tensor(os.getpid())
                 return sample
 
         @registry.register_builder("parity")
@@ -42,6 +40,25 @@ PLUGIN_FILES = {
 
             def load(self, config, split):
                 return ParityDataset(config, split)
+
+        @registry.register_builder("parity_small")
+        class SmallParityBuilder(ParityBuilder):
+            def __init__(self):
+                BaseDatasetBuilder.__init__(self, "parity_small")
+
+            @classmethod
+            def config_path(cls):
+                return os.path.join(os.path.dirname(__file__), "parity_small.yaml")
+
+            def load(self, config, split):
+                dataset = ParityDataset(config, split)
+                dataset.dataset_name = "parity_small"
+                return dataset
+    """,
+    "parity_small.yaml": """
+        dataset_config:
+          parity_small:
+            size: 64
     """,
     "plugin_model.py": """
         import os

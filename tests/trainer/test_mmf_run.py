@@ -22,10 +22,21 @@ def _weights(path):
 
 def test_train_val_test_writes_checkpoints_metrics_config(tmp_path):
     save = tmp_path / "run"
-    _ok(run_cli(["model=toy_classifier", "dataset=toy", "run_type=train_val_test",
-                 "evaluation.metrics=[accuracy,roc_auc]", "checkpoint.max_to_keep=1",
-                 "training.early_stop.criteria=toy/accuracy", "training.early_stop.minimize=false",
-                 *TINY_RUN], save))
+    _ok(
+        run_cli(
+            [
+                "model=toy_classifier",
+                "dataset=toy",
+                "run_type=train_val_test",
+                "evaluation.metrics=[accuracy,roc_auc]",
+                "checkpoint.max_to_keep=1",
+                "training.early_stop.criteria=toy/accuracy",
+                "training.early_stop.minimize=false",
+                *TINY_RUN,
+            ],
+            save,
+        )
+    )
     assert (save / "current.ckpt").is_file() and (save / "best.ckpt").is_file()
     assert [p.name for p in (save / "models").iterdir()] == ["model_12.ckpt"]  # max_to_keep=1
     assert (save / "config.yaml").read_text().count("max_updates: 12") == 1
@@ -39,22 +50,44 @@ def test_train_val_test_writes_checkpoints_metrics_config(tmp_path):
 def test_predict_writes_one_row_per_test_sample(tmp_path):
     save = tmp_path / "run"
     _ok(run_cli(["model=toy_classifier", "dataset=toy", *TINY_RUN], save))
-    _ok(run_cli(["model=toy_classifier", "dataset=toy", f"checkpoint.resume_file={save}/current.ckpt",
-                 "evaluation.predict_file_format=csv", *TINY_RUN], save, command="mmf_predict"))
+    _ok(
+        run_cli(
+            [
+                "model=toy_classifier",
+                "dataset=toy",
+                f"checkpoint.resume_file={save}/current.ckpt",
+                "evaluation.predict_file_format=csv",
+                *TINY_RUN,
+            ],
+            save,
+            command="mmf_predict",
+        )
+    )
     lines = (save / "reports" / "toy_toy_classifier_test_predictions.csv").read_text().splitlines()
     assert lines[0].split(",") == ["id", "label", "confidence"]
     assert sorted(int(line.split(",")[0]) for line in lines[1:]) == list(range(128))
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, plugin_dir):
-    common = ["model=parity_mlp", "dataset=parity", f"env.user_dir={plugin_dir}",
-              "training.max_updates=40", "training.batch_size=16", "training.checkpoint_interval=10",
-              "training.evaluation_interval=20", "training.progress_bar=false",
-              "training.lr_scheduler=true", "scheduler.params.num_warmup_steps=5",
-              "optimizer.params.lr=0.01", "evaluation.metrics=[accuracy]"]
+    common = [
+        "model=parity_mlp",
+        "dataset=parity",
+        f"env.user_dir={plugin_dir}",
+        "training.max_updates=40",
+        "training.batch_size=16",
+        "training.checkpoint_interval=10",
+        "training.evaluation_interval=20",
+        "training.progress_bar=false",
+        "training.lr_scheduler=true",
+        "scheduler.params.num_warmup_steps=5",
+        "optimizer.params.lr=0.01",
+        "evaluation.metrics=[accuracy]",
+    ]
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"
     _ok(run_cli(common, straight))
-    killed = run_cli([*common, "training.callbacks=[{type: kill_after, params: {update: 23}}]"], crashed)
+    killed = run_cli(
+        [*common, "training.callbacks=[{type: kill_after, params: {update: 23}}]"], crashed
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (crashed / "models" / "model_20.ckpt").is_file()
     assert not (crashed / "models" / "model_30.ckpt").exists()
@@ -70,18 +103,47 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, plugin_dir):
 
 def test_plugin_with_workers_and_two_datasets(tmp_path, plugin_dir):
     save = tmp_path / "run"
-    _ok(run_cli(["model=parity_mlp", "dataset=parity", f"env.user_dir={plugin_dir}",
-                 "training.num_workers=2", "evaluation.metrics=[accuracy]", *TINY_RUN], save))
-    result = json.loads((save / "metrics.json").read_text())
-    assert "val/parity/accuracy" in result["metrics"]
+    _ok(
+        run_cli(
+            [
+                "model=parity_mlp",
+                "dataset=parity,parity_small",
+                f"env.user_dir={plugin_dir}",
+                "training.num_workers=2",
+                "evaluation.metrics=[accuracy]",
+                *TINY_RUN,
+            ],
+            save,
+        )
+    )
+    metrics = json.loads((save / "metrics.json").read_text())["metrics"]
+    assert {"val/parity/accuracy", "val/parity_small/accuracy", "val/total_loss"} <= set(metrics)
+    train_log = (save / "logs" / "csv" / "metrics.csv").read_text()
+    assert (
+        "train/parity/cross_entropy" in train_log
+        and "train/parity_small/cross_entropy" in train_log
+    )
 
 
 def test_ddp_two_processes_on_cpu(tmp_path, plugin_dir):
     save = tmp_path / "run"
-    _ok(run_cli(["model=parity_mlp", "dataset=parity", f"env.user_dir={plugin_dir}",
-                 "training.devices=2", "training.strategy=ddp", "training.accelerator=cpu",
-                 "evaluation.metrics=[accuracy]", "run_type=train_val_test",
-                 "evaluation.predict=true", *TINY_RUN], save))
+    _ok(
+        run_cli(
+            [
+                "model=parity_mlp",
+                "dataset=parity",
+                f"env.user_dir={plugin_dir}",
+                "training.devices=2",
+                "training.strategy=ddp",
+                "training.accelerator=cpu",
+                "evaluation.metrics=[accuracy]",
+                "run_type=train_val_test",
+                "evaluation.predict=true",
+                *TINY_RUN,
+            ],
+            save,
+        )
+    )
     result = json.loads((save / "metrics.json").read_text())
     assert result["num_updates"] == 12
     assert 0.0 <= result["metrics"]["val/parity/accuracy"] <= 1.0
