@@ -25,6 +25,7 @@ setup(
         "pillow>=10,<14",
         "matplotlib>=3.8,<3.12",
         "tqdm>=4.66,<5",
+        "psutil>=5.9,<8",
         "rich>=13,<16",
         "tensorboard>=2.15,<2.22",
         "gguf>=0.10,<0.20",
@@ -41,6 +42,7 @@ setup(
             "mmf_imgtune_train_detector=mmf_imgtune.cli.train_detector:main",
             "mmf_imgtune_generate=mmf_imgtune.cli.generate:main",
             "mmf_imgtune_bench=mmf_imgtune.cli.bench:main",
+            "mmf_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
         ]
     },
 )

@@ -78,8 +78,12 @@ class MMFDataModule(pl.LightningDataModule):
             return 0, 1
         return trainer.global_rank, trainer.world_size
 
-    def _loader(self, dataset: Any, batch_sampler: ResumableBatchSampler, names: list[str], split: str):
+    def _loader(
+        self, dataset: MultiDataset, batch_sampler: ResumableBatchSampler, names: list[str], split: str
+    ) -> DataLoader:
         workers = int(self.config.training.num_workers)
+        # Persistent workers keep their own dataset copies, which would miss set_epoch.
+        persistent = workers > 0 and not (split == "train" and dataset.varies_by_epoch)
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
@@ -87,7 +91,7 @@ class MMFDataModule(pl.LightningDataModule):
             num_workers=workers,
             pin_memory=bool(self.config.training.pin_memory),
             worker_init_fn=worker_init,
-            persistent_workers=workers > 0,
+            persistent_workers=persistent,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -111,7 +115,10 @@ class MMFDataModule(pl.LightningDataModule):
                 f"samples but the per-device batch size is {self.train_sampler.batch_size}; "
                 "lower training.batch_size"
             )
-        return self._loader(MultiDataset(datasets, self.names), self.train_sampler, self.names, "train")
+        multi = MultiDataset(datasets, self.names)
+        self.train_sampler.epoch_listeners = [multi.set_epoch]
+        multi.set_epoch(self.train_sampler.epoch)
+        return self._loader(multi, self.train_sampler, self.names, "train")
 
     def _eval_loaders(self, split: str) -> list[DataLoader]:
         rank, world = self._world()

@@ -121,7 +121,8 @@ class MMFLightningModule(pl.LightningModule):
         output = self.model(batch)
         name = batch["dataset_name"]
         key = f"{split}_{name}"
-        self.metrics[key].update(batch, output)
+        if "targets" in batch:  # unlabelled test splits (e.g. test_unseen) only predict
+            self.metrics[key].update(batch, output)
         losses = output.get("losses") or {}
         if losses:
             total = sum(value.detach().mean() for value in losses.values())

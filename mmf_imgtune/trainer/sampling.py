@@ -28,6 +28,16 @@ class MultiDataset(Dataset):
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    def set_epoch(self, epoch: int) -> None:
+        """Forward the epoch to datasets that vary by epoch (e.g. a caption per epoch)."""
+        for dataset in self.datasets:
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+
+    @property
+    def varies_by_epoch(self) -> bool:
+        return any(hasattr(d, "set_epoch") for d in self.datasets)
+
     def __getitem__(self, index: int):
         which = int(np.searchsorted(self.offsets, index, side="right") - 1)
         return which, self.datasets[which][index - int(self.offsets[which])]
@@ -87,15 +97,18 @@ class ResumableBatchSampler(Sampler[list[int]]):
         self.drop_last = drop_last
         self.epoch = 0
         self._skip: tuple[int, int] | None = None  # (epoch, batches) to skip once on resume
+        self.epoch_listeners: list = []  # e.g. MultiDataset.set_epoch
         # Lightning calls set_epoch on `batch_sampler.sampler`, not on the batch sampler.
         self.sampler = _EpochForwarder(self)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        for listener in self.epoch_listeners:
+            listener(epoch)
 
     def resume_at(self, epoch: int, batches_done: int) -> None:
         """Skip the first ``batches_done`` batches of ``epoch`` the next time it is iterated."""
-        self.epoch = epoch
+        self.set_epoch(epoch)
         self._skip = (epoch, batches_done)
 
     def _all_batches(self) -> list[list[int]]:

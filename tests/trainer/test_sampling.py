@@ -40,3 +40,20 @@ def test_ranks_get_disjoint_equal_shards():
 def test_eval_sampling_keeps_order_and_last_partial_batch():
     batches = list(ResumableBatchSampler([7], 3, seed=0, shuffle=False, drop_last=False))
     assert batches == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_epoch_reaches_datasets_that_vary_by_epoch():
+    from mmf_imgtune.trainer.sampling import MultiDataset
+
+    class PerEpoch(list):
+        epoch = None
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+    dataset = PerEpoch(range(8))
+    multi = MultiDataset([dataset, list(range(4))], ["a", "b"])
+    sampler = ResumableBatchSampler([8, 4], 2, seed=0)
+    sampler.epoch_listeners = [multi.set_epoch]
+    sampler.sampler.set_epoch(3)  # how Lightning reaches it: batch_sampler.sampler.set_epoch
+    assert multi.varies_by_epoch and dataset.epoch == 3 and sampler.epoch == 3
