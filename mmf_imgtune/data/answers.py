@@ -1,0 +1,87 @@
+"""Answer vocabularies and VQA soft scores, as MMF builds them for VQA v2.
+
+Antol et al. 2015 (VQA) score an answer by how many of the 10 annotators gave it:
+``min(1, count / 3)``. MMF trains against those soft scores over the top-K answers of the
+train split (K = 3129 for VQA v2, the answers given at least 9 times). This module builds that
+vocabulary, reads/writes it as MMF's ``answers_vqa.txt`` (one answer a line) and turns a list of
+annotator answers into the soft-score target vector.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import torch
+
+# VQA's answer normalisation (the common part of the official evaluation script): lower case,
+# strip punctuation at the ends and articles, so "A dog." and "dog" are the same answer.
+_PUNCT = re.compile(r"(?<=\D)[.,!?;:](?=\s|$)|^[.,!?;:]+|[\"'`]")
+_ARTICLES = {"a", "an", "the"}
+_NUMBERS = {
+    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+}  # fmt: skip
+
+
+def normalize_answer(answer: str) -> str:
+    """Lower-case, drop punctuation and articles, spell numbers as digits: ``"Two."`` -> ``2``."""
+    words = _PUNCT.sub("", answer.lower().strip()).split()
+    words = [_NUMBERS.get(word, word) for word in words if word not in _ARTICLES]
+    return " ".join(words)
+
+
+class AnswerVocab:
+    """A fixed list of answers; index ``i`` is output class ``i`` of a VQA model.
+
+    Args:
+        answers: the answers in class order (already normalised).
+    """
+
+    def __init__(self, answers: Iterable[str]):
+        self.answers = list(answers)
+        if not self.answers:
+            raise ValueError("an answer vocabulary needs at least one answer; got none")
+        self.index = {answer: i for i, answer in enumerate(self.answers)}
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    @classmethod
+    def from_answer_lists(cls, answer_lists: Iterable[list[str]], top_k: int) -> AnswerVocab:
+        """The ``top_k`` most frequent normalised answers (ties broken alphabetically, so the
+        vocabulary is the same on every machine)."""
+        counts = Counter(normalize_answer(a) for answers in answer_lists for a in answers)
+        counts.pop("", None)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return cls(answer for answer, _ in ranked[:top_k])
+
+    @classmethod
+    def load(cls, path: str) -> AnswerVocab:
+        """Read MMF's vocabulary file: one answer a line."""
+        with open(path, encoding="utf-8") as handle:
+            return cls(line.rstrip("\n") for line in handle if line.strip())
+
+    def save(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.writelines(f"{answer}\n" for answer in self.answers)
+        os.replace(tmp, path)  # atomic: another process never reads half a file
+
+    def soft_scores(self, answers: list[str]) -> torch.Tensor:
+        """Soft target over the vocabulary from annotator answers.
+
+        Args:
+            answers: the (usually 10) annotator answers of one question.
+        Returns:
+            (len(self),) float: ``min(1, count / 3)`` at each answer's index; answers outside
+            the vocabulary contribute nothing.
+        """
+        scores = torch.zeros(len(self.answers))
+        for answer, count in Counter(normalize_answer(a) for a in answers).items():
+            if answer in self.index:
+                scores[self.index[answer]] = min(1.0, count / 3)
+        return scores

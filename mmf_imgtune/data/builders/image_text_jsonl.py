@@ -1,0 +1,154 @@
+"""``image_text_jsonl``: any folder of images plus a jsonl of ``{image, text, <target>}``.
+
+The quickest way to bring your own data: one jsonl per split, each line
+``{"id": ..., "image": "cats/001.jpg", "text": "...", <target>}`` where the target is one of
+
+* ``"label": 3`` -> ``targets`` class id (classification, ``cross_entropy``);
+* ``"answers": ["two", "2", ...]`` -> VQA soft scores over the train split's top
+  ``num_answers`` answers (``logit_bce``, ``vqa_accuracy``), plus ``answers``;
+* ``"caption": "..."`` (or a list of references) -> ``captions`` and the target ``answer``.
+
+Region features are keyed by the image path without its extension (``cats/001``) and, when
+missing, extracted by ``build`` (rank 0, once) with ``mmf_imgtune.regions.extract_features``
+into the first ``features.<split>`` path, using the ``extract`` options.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from mmf_imgtune.common.sample import Sample
+from mmf_imgtune.data.annotated import (
+    AnnotatedDataset,
+    existing_paths,
+    feature_reader,
+    release_readers,
+    split_paths,
+)
+from mmf_imgtune.data.annotations import AnnotationError, load_annotations
+from mmf_imgtune.data.answers import AnswerVocab, normalize_answer
+from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.registry import registry
+
+NAME = "image_text_jsonl"
+SOURCE = "Write one jsonl per split with lines {image, text, label|answers|caption}."
+TARGETS = ("label", "answers", "caption")
+
+
+def load_records(config: DictConfig, split: str) -> list[dict]:
+    """The split's jsonl lines, checked to carry ``image``, ``text`` and one target kind."""
+    records: list[dict] = []
+    for path in existing_paths(config, "annotations", split, NAME, SOURCE):
+        for number, record in enumerate(load_annotations(path), start=1):
+            if "image" not in record or "text" not in record:
+                raise AnnotationError(f"{path}:{number}: a line needs 'image' and 'text'")
+            record.setdefault("id", f"{split}_{len(records)}")
+            records.append(record)
+    return records
+
+
+def target_kind(records: list[dict], split: str) -> str | None:
+    """Which target the records carry (None: unlabelled, e.g. a test split)."""
+    kinds = {next((t for t in TARGETS if t in r), None) for r in records}
+    if len(kinds) > 1:
+        raise AnnotationError(
+            f"{NAME}/{split}: lines mix target kinds {sorted(map(str, kinds))}; give every line "
+            f"the same one of {list(TARGETS)}"
+        )
+    return kinds.pop()
+
+
+def feature_key(record: dict) -> str:
+    return os.path.splitext(record["image"])[0]
+
+
+class ImageTextJsonlDataset(AnnotatedDataset):
+    def __init__(self, config: DictConfig, dataset_type: str):
+        records = load_records(config, dataset_type)
+        self.kind = target_kind(records, dataset_type)
+        self.num_answers = int(config.num_answers)
+        if self.kind == "answers":
+            train = load_records(config, "train")
+            lists = [r["answers"] for r in train if "answers" in r]
+            self.vocab = AnswerVocab.from_answer_lists(lists, self.num_answers)
+        super().__init__(NAME, config, dataset_type, records)
+
+    def feature_key(self, record: dict) -> str:
+        return feature_key(record)
+
+    def image_file(self, record: dict) -> str:
+        return record["image"]
+
+    def get_sample(self, record: dict) -> Sample:
+        answer = None
+        if self.kind == "answers":
+            answer = max(set(record["answers"]), key=record["answers"].count)
+        elif self.kind == "caption":
+            captions = record["caption"]
+            captions = [captions] if isinstance(captions, str) else list(captions)
+            answer = captions[0]
+        sample = Sample(self.text_processor({"text": record["text"], "answer": answer}))
+        ident = record["id"]
+        sample.id = torch.tensor(ident) if isinstance(ident, int) else str(ident)
+        if self.kind == "label":
+            sample.targets = torch.tensor(int(record["label"]), dtype=torch.long)
+        elif self.kind == "answers":
+            scores = torch.zeros(self.num_answers)
+            scores[: len(self.vocab)] = self.vocab.soft_scores(record["answers"])
+            sample.targets = scores
+            sample.answers = [normalize_answer(a) for a in record["answers"]]
+        elif self.kind == "caption":
+            sample.captions = captions
+        return sample
+
+
+@registry.register_builder(NAME)
+class ImageTextJsonlBuilder(BaseDatasetBuilder):
+    def __init__(self):
+        super().__init__(NAME)
+
+    @classmethod
+    def config_path(cls) -> str:
+        return "configs/datasets/image_text_jsonl/defaults.yaml"
+
+    def build(self, config: DictConfig, split: str) -> None:
+        """Extract the region features the split still lacks (features are written once)."""
+        if not config.use_features:
+            return
+        records = load_records(config, split)
+        output = split_paths(config, "features", split, NAME)[0]
+        images = split_paths(config, "images", split, NAME)
+        have = set()
+        if os.path.exists(output):
+            reader = feature_reader(output, int(config.max_features))
+            have = {feature_key(r) for r in records if reader.has(feature_key(r))}
+            release_readers(output)  # the extractor may write to it; load() re-opens
+        todo = {feature_key(r): r["image"] for r in records if feature_key(r) not in have}
+        if not todo:
+            return
+        paths = []
+        for image in todo.values():
+            found = [
+                os.path.join(d, image) for d in images if os.path.isfile(os.path.join(d, image))
+            ]
+            if not found:
+                raise FileNotFoundError(
+                    f"image '{image}' of {NAME}/{split} is not in {images} (set by "
+                    f"dataset_config.{NAME}.images.{split})"
+                )
+            paths.append(found[0])
+        from mmf_imgtune.regions import extract_features
+
+        print(f"[mmf_imgtune] {NAME}/{split}: extracting region features of {len(paths)} images")
+        options = OmegaConf.to_container(config.extract, resolve=True)
+        summary = extract_features(paths, output, keys=list(todo), **options)
+        if summary.failed:
+            # Not fatal here: load() reports the records without features (or skips them).
+            shown = "; ".join(f"{path}: {why}" for path, why in summary.failed[:3])
+            print(f"[mmf_imgtune] {NAME}/{split}: {len(summary.failed)} images failed: {shown}")
+
+    def load(self, config: DictConfig, split: str) -> ImageTextJsonlDataset:
+        return ImageTextJsonlDataset(config, split)
