@@ -7,13 +7,15 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mmf_imgtune.errors import MMFImgtuneError
+
 # Sections the runtime owns: a config file may only set keys that exist in defaults.yaml.
 RUNTIME_SECTIONS = ("training", "optimizer", "scheduler", "evaluation", "checkpoint", "env")
 # Nodes that are keyword arguments passed through to a constructor: any key is accepted.
 OPEN_NODES = ("params",)
 
 
-class ConfigError(ValueError):
+class ConfigError(MMFImgtuneError, ValueError):
     """A config problem; the message names the key or file and what to type instead."""
 
 

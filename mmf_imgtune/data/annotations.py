@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from mmf_imgtune.errors import DataError
 
-class AnnotationError(ValueError):
+
+class AnnotationError(DataError):
     """A missing or malformed annotation file; the message names the file (and line)."""
 
 
@@ -63,16 +65,14 @@ def _load_json(path: str) -> list[dict[str, Any]]:
 
 
 def _load_imdb(path: str) -> list[dict[str, Any]]:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError:
-        # imdb files are object arrays, hence pickles: read them with the restricted loader.
-        from mmf_imgtune.utils.safe_pickle import safe_load_npy
+    # imdb files are object arrays, hence pickles: read them with the restricted loader.
+    from mmf_imgtune.utils.safe_pickle import safe_load_npy
 
-        array = safe_load_npy(path)
-    items = [dict(item) for item in array if isinstance(item, dict) and "image_name" in item]
+    array = safe_load_npy(path)
+    entries = list(array) if isinstance(array, (np.ndarray, list)) and np.ndim(array) else [array]
+    items = [dict(item) for item in entries if isinstance(item, dict) and "image_name" in item]
     if not items:
-        items = [dict(item) for item in array if isinstance(item, dict)]
+        items = [dict(item) for item in entries if isinstance(item, dict)]
     if not items:
         raise AnnotationError(f"{path}: no annotation dicts in this imdb file")
     return items

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from mmf_imgtune.errors import DataError
+
 _ALLOWED = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
@@ -37,7 +39,7 @@ _ALLOWED = {
 _ALLOWED_MODULE_PREFIXES = ("numpy.dtypes",)
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(DataError, pickle.UnpicklingError):
     """Raised when a pickle asks for anything but arrays and plain values."""
 
 
@@ -57,29 +59,39 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
-    return RestrictedUnpickler(io.BytesIO(data), source).load()
+    """Unpickle ``data`` allowing only arrays and plain values; any failure is a DataError."""
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), source).load()
+    except UnsafePickleError:
+        raise
+    except Exception as error:  # truncated or corrupt bytes raise anything from EOFError up
+        raise UnsafePickleError(f"{source}: not a readable pickle ({error!r:.200})") from None
 
 
 def safe_load_npy(path: str) -> Any:
     """``np.load(path, allow_pickle=True)`` through the restricted unpickler.
 
     Returns the array, or for a 0-d object array (MMF's ``_info.npy``) the object inside.
+    Raises ``UnsafePickleError`` (a ``DataError``) for refused globals and ``DataError`` for
+    files that are not readable .npy at all.
     """
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            _, _, dtype = np.lib.format.read_array_header_1_0(handle)
-        else:
-            _, _, dtype = np.lib.format.read_array_header_2_0(handle)
-        if not dtype.hasobject:
-            handle.seek(0)
-            return np.load(handle, allow_pickle=False)
-        try:
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                _, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                _, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            if not dtype.hasobject:
+                handle.seek(0)
+                return np.load(handle, allow_pickle=False)
             array = RestrictedUnpickler(handle, path).load()
-        except UnsafePickleError:
-            raise
-        except Exception as error:  # truncated/corrupt pickles
-            raise UnsafePickleError(f"{path}: not a readable pickle ({error})") from None
+    except DataError:
+        raise
+    except OSError:
+        raise
+    except Exception as error:  # bad magic, header, truncated data or pickle
+        raise DataError(f"{path}: not a readable .npy file ({error!r:.200})") from None
     if isinstance(array, np.ndarray) and array.dtype.hasobject and array.shape == ():
         return array.item()
     return array
