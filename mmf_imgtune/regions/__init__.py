@@ -1,0 +1,127 @@
+"""Region feature extraction into MMF's feature formats, and detector fine-tuning.
+
+``extract_features`` runs a detector backend over images and writes MMF's npy folder or LMDB
+(read them with ``mmf_imgtune.data.features.FeatureReader``). Backends: ``torchvision``
+(always available; Faster R-CNN, MobileNetV2 light or R50-FPN) and ``detectron2`` (when
+detectron2 imports; e.g. the VG bottom-up R101-C4 model). See docs/regions.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmf_imgtune.regions.base import RegionBackend, RegionResult
+from mmf_imgtune.regions.extract import ExtractionSummary, run_extraction
+
+BACKENDS = ("torchvision", "detectron2")
+
+
+def build_backend(backend: str = "torchvision", **options) -> RegionBackend:
+    """A backend by name; ``options`` are ``extract_features``'s model/selection arguments."""
+    if backend == "torchvision":
+        from mmf_imgtune.regions.torchvision_backend import TorchvisionBackend
+
+        options.pop("config_file", None)
+        return TorchvisionBackend(**options)
+    if backend == "detectron2":
+        from mmf_imgtune.regions.detectron2_backend import Detectron2Backend
+
+        for unused in ("backbone", "min_size", "max_size"):
+            options.pop(unused, None)
+        return Detectron2Backend(**options)
+    raise ValueError(f"unknown region backend {backend!r}; choose one of {BACKENDS}")
+
+
+def extract_features(
+    images: list[str] | str,
+    output: str,
+    *,
+    backend: str = "torchvision",
+    format: str = "npy",
+    boxes: dict[str, np.ndarray] | str | None = None,
+    keys: list[str] | None = None,
+    image_root: str | None = None,
+    weights: str | None = None,
+    config_file: str | None = None,
+    backbone: str = "mobilenet_v2",
+    layer: str | None = None,
+    num_boxes: int | None = None,
+    min_boxes: int = 10,
+    max_boxes: int = 100,
+    conf_threshold: float = 0.2,
+    nms: float = 0.3,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    batch_size: int = 8,
+    device: str = "cpu",
+    fsync: bool = True,
+    progress: bool = True,
+) -> ExtractionSummary:
+    """Extract region features for ``images`` into ``output``.
+
+    Args:
+        images: a folder, an annotation file (.json COCO / .jsonl / .txt) or a list of paths.
+        output: feature folder (``format="npy"``) or LMDB path (``format="lmdb"``).
+        backend: ``"torchvision"`` or ``"detectron2"``.
+        boxes: key -> (N, 4) x1, y1, x2, y2 pixel boxes to pool features for (no detection),
+            or the path of a COCO .json / .jsonl annotation file holding them; images
+            without given boxes are detected.
+        keys: output key per image (default: the file stem / path under the folder).
+        image_root: folder that relative paths of an annotation file resolve against.
+        weights: torchvision: None (ImageNet MobileNetV2, for given boxes), "random", a
+            checkpoint of ``mmf_imgtune_train_detector``, a torchvision state dict or weights
+            name; detectron2: the model weights file.
+        config_file: detectron2 config file (detectron2 backend only).
+        backbone: torchvision detector backbone: mobilenet_v2 | resnet50_fpn |
+            mobilenet_v3_large_fpn.
+        layer: ``box_head`` (1024-d), ``pooled`` (backbone channels: 1280 mobilenet_v2,
+            256 FPN) or ``mid`` (mobilenet_v2 stride-8/16 hypercolumn, 128-d); default
+            box_head with a trained detector, else mid (mobilenet_v2) or pooled.
+        num_boxes: keep exactly this many detections per image; otherwise those above
+            ``conf_threshold``, at least ``min_boxes`` and at most ``max_boxes``.
+        nms: IoU threshold of the per-class NMS.
+        min_size, max_size: detector input resize (shorter side, cap); None = model default.
+        batch_size: images per forward pass.
+        device: ``cpu``, ``cuda``, ``cuda:1``...
+        fsync: fsync every written file (npy) for durability across power loss.
+        progress: show a progress bar with images/s.
+    Returns:
+        an ``ExtractionSummary`` (counts, failures with paths, boxes per image, feature dim).
+    """
+    model = build_backend(
+        backend,
+        weights=weights,
+        config_file=config_file,
+        backbone=backbone,
+        layer=layer,
+        num_boxes=num_boxes,
+        min_boxes=min_boxes,
+        max_boxes=max_boxes,
+        conf_threshold=conf_threshold,
+        nms=nms,
+        min_size=min_size,
+        max_size=max_size,
+        device=device,
+    )
+    return run_extraction(
+        model,
+        images,
+        output,
+        format=format,
+        boxes=boxes,
+        keys=keys,
+        image_root=image_root,
+        batch_size=batch_size,
+        fsync=fsync,
+        progress=progress,
+    )
+
+
+__all__ = [
+    "BACKENDS",
+    "ExtractionSummary",
+    "RegionBackend",
+    "RegionResult",
+    "build_backend",
+    "extract_features",
+]
