@@ -11,8 +11,9 @@ from mmf_imgtune.errors import MMFImgtuneError
 
 # Sections the runtime owns: a config file may only set keys that exist in defaults.yaml.
 RUNTIME_SECTIONS = ("training", "optimizer", "scheduler", "evaluation", "checkpoint", "env")
-# Nodes that are keyword arguments passed through to a constructor: any key is accepted.
-OPEN_NODES = ("params",)
+# Nodes that are keyword arguments passed through to a constructor (``params``, or an inline
+# Hugging Face ``config``): any key is accepted.
+OPEN_NODES = ("params", "config")
 
 
 class ConfigError(MMFImgtuneError, ValueError):

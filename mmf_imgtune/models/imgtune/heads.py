@@ -1,0 +1,94 @@
+"""Task heads of ImgTune and their losses.
+
+- ``generation``: the LM head itself; teacher-forced next-token loss on answer tokens only.
+- ``vqa_classification`` / ``binary``: an MLP over the LLM's last-token hidden state
+  (the answer-classifier recipe of MMF's VQA models; pooling the last token as in LLM2Vec/SGPT).
+- ``retrieval``: a dual encoder with CLIP's symmetric InfoNCE (Radford et al. 2021).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TASKS = ("generation", "vqa_classification", "binary", "retrieval")
+
+
+def last_token_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Hidden state of the last real token (works for left or right padding).
+
+    Args:
+        hidden: (B, T, H); mask: (B, T) 0/1.
+
+    Returns:
+        (B, H).
+    """
+    positions = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)  # (1, T)
+    last = (positions * mask.long()).argmax(dim=1)  # (B,)
+    return hidden[torch.arange(hidden.size(0), device=hidden.device), last]
+
+
+def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, K, H) tokens, (B, K) mask -> (B, H) mean over real tokens (0 when none)."""
+    weights = mask.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross entropy; positions labelled -100 never count.
+
+    Args:
+        logits: (B, T, V) for the text positions; labels: (B, T), -100 on prompt/padding.
+    """
+    shifted = logits[:, :-1].reshape(-1, logits.size(-1)).float()
+    return F.cross_entropy(shifted, labels[:, 1:].reshape(-1), ignore_index=-100)
+
+
+class ClassifierHead(nn.Module):
+    """(B, H) pooled state -> (B, num_outputs) logits through a two-layer MLP."""
+
+    def __init__(self, hidden_size: int, num_outputs: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(hidden_size),
+            nn.Linear(hidden_size, hidden_size),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden_size, num_outputs),
+        )
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.net(pooled.float())
+
+
+class RetrievalHead(nn.Module):
+    """Projects pooled image and text states into one normalised space.
+
+    Args:
+        hidden_size: LLM width; embed_dim: joint space width; temperature: initial softmax
+        temperature (learned, as in CLIP).
+    """
+
+    def __init__(self, hidden_size: int, embed_dim: int, temperature: float):
+        super().__init__()
+        self.image_proj = nn.Linear(hidden_size, embed_dim)
+        self.text_proj = nn.Linear(hidden_size, embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Args:
+            image: (B, H) pooled visual tokens; text: (B, H) pooled text state.
+
+        Returns:
+            ``scores`` (B, B) image-to-text logits, ``image_embedding``/``text_embedding``
+            (B, E) unit vectors, ``loss`` the symmetric InfoNCE over the batch.
+        """
+        image = F.normalize(self.image_proj(image.float()), dim=-1)
+        text = F.normalize(self.text_proj(text.float()), dim=-1)
+        logits = self.logit_scale.exp().clamp(max=100) * image @ text.t()  # (B, B)
+        target = torch.arange(logits.size(0), device=logits.device)
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+        return {"scores": logits, "image_embedding": image, "text_embedding": text, "loss": loss}

@@ -1,0 +1,193 @@
+"""The language model side of ImgTune: build any HF causal LM, insert cross-attention, LoRA,
+freezing.
+
+Access to the LLM goes only through public HF APIs (``AutoModelForCausalLM``,
+``get_input_embeddings()``, ``config.hidden_size``, ``inputs_embeds=``) plus one explicit path
+to the decoder-layer list, from ``lm.decoder_layers_attr`` or the table below keyed by
+``config.model_type`` (never by class name). Cross-attention is inserted by replacing entries of
+that ``nn.ModuleList`` with ``XAttnDecoderLayer`` wrappers (open_flamingo's layout, no patched
+HF class).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from omegaconf import OmegaConf
+from torch import nn
+
+from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
+
+logger = logging.getLogger(__name__)
+
+# Where each architecture keeps its decoder layers (an nn.ModuleList), by config.model_type.
+DECODER_LAYERS = {
+    "llama": "model.layers",
+    "mistral": "model.layers",
+    "qwen2": "model.layers",
+    "qwen3": "model.layers",
+    "gemma": "model.layers",
+    "gemma2": "model.layers",
+    "phi3": "model.layers",
+    "olmo": "model.layers",
+    "gpt2": "transformer.h",
+    "gpt_neo": "transformer.h",
+    "gptj": "transformer.h",
+    "bloom": "transformer.h",
+    "falcon": "transformer.h",
+    "gpt_neox": "gpt_neox.layers",
+    "opt": "model.decoder.layers",
+}
+# LoRA target modules when lm.lora.target_modules is null, by config.model_type.
+LORA_TARGETS = {"gpt2": ["c_attn"], "gpt_neox": ["query_key_value"], "bloom": ["query_key_value"]}
+DEFAULT_LORA_TARGETS = ["q_proj", "v_proj"]
+TRAINING_MODES = ("frozen", "lora", "full")
+
+
+def build_lm(config: Any) -> nn.Module:
+    """A causal LM from ``model_config.imgtune.lm``.
+
+    ``name_or_path`` (+ ``gguf_file``) loads weights with ``from_pretrained``; otherwise
+    ``config`` (a dict with ``model_type`` and sizes) builds a randomly initialised model.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    kwargs = (
+        {"attn_implementation": config.attn_implementation} if config.attn_implementation else {}
+    )
+    if config.name_or_path:
+        if config.gguf_file:
+            kwargs["gguf_file"] = config.gguf_file
+        return AutoModelForCausalLM.from_pretrained(config.name_or_path, **kwargs)
+    if not config.config or "model_type" not in config.config:
+        raise KeyError(
+            "model_config.imgtune.lm needs 'name_or_path' (HF name or folder) or an inline "
+            "'config' with 'model_type' (e.g. {model_type: llama, hidden_size: 64, ...})"
+        )
+    spec = OmegaConf.to_container(config.config, resolve=True)
+    lm_config = AutoConfig.for_model(spec.pop("model_type"), **spec)
+    return AutoModelForCausalLM.from_config(lm_config, **kwargs)
+
+
+def get_path(module: nn.Module, path: str) -> Any:
+    node = module
+    for part in path.split("."):
+        if not hasattr(node, part):
+            raise AttributeError(
+                f"lm.decoder_layers_attr '{path}' has no '{part}' on {type(node).__name__}; "
+                "set model_config.imgtune.lm.decoder_layers_attr to the decoder-layer list path"
+            )
+        node = getattr(node, part)
+    return node
+
+
+def decoder_layers(hf_model: nn.Module, path: str | None) -> nn.ModuleList:
+    """The decoder-layer list of an (un-peft-wrapped) HF causal LM."""
+    model_type = hf_model.config.model_type
+    path = path or DECODER_LAYERS.get(model_type)
+    if path is None:
+        raise KeyError(
+            f"No decoder-layer path known for model_type '{model_type}'; set "
+            "model_config.imgtune.lm.decoder_layers_attr (e.g. model.layers). Known: "
+            f"{sorted(DECODER_LAYERS)}"
+        )
+    layers = get_path(hf_model, path)
+    if not isinstance(layers, nn.ModuleList):
+        raise TypeError(
+            f"lm.decoder_layers_attr '{path}' is a {type(layers).__name__}, not a ModuleList"
+        )
+    return layers
+
+
+def insert_cross_attention(
+    hf_model: nn.Module, path: str | None, every: int, num_heads: int, ff_mult: int
+) -> list[XAttnDecoderLayer]:
+    """Wrap every ``every``-th decoder layer (counting from the first) with a gated block.
+
+    Returns:
+        the wrappers, in layer order.
+    """
+    if every < 1:
+        raise ValueError(f"model_config.imgtune.cross_attention.every must be >= 1, got {every}")
+    layers = decoder_layers(hf_model, path)
+    dim = int(hf_model.config.hidden_size)
+    wrappers = []
+    for index in range(0, len(layers), every):
+        wrapper = XAttnDecoderLayer(
+            layers[index], GatedCrossAttentionBlock(dim, num_heads, ff_mult)
+        )
+        layers[index] = wrapper
+        wrappers.append(wrapper)
+    return wrappers
+
+
+def apply_lora(hf_model: nn.Module, config: Any) -> nn.Module:
+    """Wrap with peft LoRA from ``lm.lora`` (r, alpha, dropout, target_modules, layers)."""
+    from peft import LoraConfig, get_peft_model
+
+    model_type = hf_model.config.model_type
+    targets = config.target_modules
+    targets = list(targets) if targets else LORA_TARGETS.get(model_type, DEFAULT_LORA_TARGETS)
+    lora_config = LoraConfig(
+        r=int(config.r),
+        lora_alpha=int(config.alpha),
+        lora_dropout=float(config.dropout),
+        target_modules=targets,
+        layers_to_transform=list(config.layers) if config.layers else None,
+        fan_in_fan_out=model_type == "gpt2",  # GPT-2 stores attention weights as Conv1D
+        bias="none",
+    )
+    return get_peft_model(hf_model, lora_config)
+
+
+def set_trainable(model: nn.Module, lm_prefix: str, mode: str, unfreeze: list[str]) -> int:
+    """Freeze all, then unfreeze by name; log and check the trainable count.
+
+    Args:
+        model: the whole ImgTune model.
+        lm_prefix: attribute name of the LLM inside ``model`` (e.g. ``lm``).
+        mode: ``frozen`` (fusion only), ``lora`` (adapters + fusion), ``full``.
+        unfreeze: extra name substrings to train (e.g. ``lm_head``).
+
+    Returns:
+        the number of trainable parameters.
+    """
+    if mode not in TRAINING_MODES:
+        raise ValueError(
+            f"model_config.imgtune.lm_training is '{mode}'; use one of {TRAINING_MODES}"
+        )
+    for param in model.parameters():
+        param.requires_grad_(False)
+    for name, param in model.named_parameters():
+        in_lm = name.startswith(lm_prefix + ".")
+        fusion = not in_lm or ".xattn." in name
+        if (
+            fusion
+            or mode == "full"
+            or (mode == "lora" and "lora_" in name)
+            or any(key in name for key in unfreeze)
+        ):
+            param.requires_grad_(True)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    lm_trainable = sum(
+        p.numel()
+        for n, p in model.named_parameters()
+        if p.requires_grad and n.startswith(lm_prefix + ".") and ".xattn." not in n
+    )
+    if trainable == 0:
+        raise RuntimeError("ImgTune has no trainable parameters; check lm_training and unfreeze")
+    if mode == "lora" and lm_trainable == 0:
+        raise RuntimeError(
+            "lm_training=lora but no LoRA parameter was created; check lm.lora.target_modules"
+        )
+    logger.info(
+        "ImgTune trainable parameters: %d of %d (%.2f%%), of which LLM %d (lm_training=%s)",
+        trainable,
+        total,
+        100.0 * trainable / max(1, total),
+        lm_trainable,
+        mode,
+    )
+    return trainable

@@ -1,0 +1,306 @@
+"""``imgtune``: region features fused into a Hugging Face causal LLM.
+
+Fusion modes (``fusion``): ``prefix`` prepends projected visual tokens to the text embeddings
+(LLaVA, arXiv 2304.08485; BLIP-2's OPT recipe, arXiv 2301.12597: project, prepend via
+``inputs_embeds``, extend the attention mask, labels -100 on the prefix); ``cross_attention``
+inserts tanh-gated cross-attention before every k-th decoder layer (Flamingo, arXiv 2204.14198);
+``both`` does both. Tasks (``task``): see ``heads.py``. Components: ``lm.py`` (LLM factory,
+LoRA, freezing), ``mmf_imgtune.modules.fusion`` (region encoder, resampler, gated blocks),
+``generation.py`` (greedy / beam decoding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from mmf_imgtune.models.base_model import BaseModel
+from mmf_imgtune.models.imgtune import heads
+from mmf_imgtune.models.imgtune import lm as lm_lib
+from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
+from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
+from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
+from mmf_imgtune.registry import registry
+
+_REPO_ROOT = Path(__file__).resolve().parents[3]
+FUSION_MODES = ("prefix", "cross_attention", "both")
+
+
+@registry.register_model("imgtune")
+class ImgTune(BaseModel):
+    """Args:
+    config: ``model_config.imgtune`` (missing keys are taken from ``defaults.yaml``).
+    """
+
+    def __init__(self, config: Any):
+        defaults = OmegaConf.load(_REPO_ROOT / self.config_path()).model_config.imgtune
+        if OmegaConf.is_config(config):
+            # Resolve against the run config first: interpolations such as
+            # ${dataset_config.shapes.num_answers} cannot resolve inside the merged copy.
+            config = OmegaConf.to_container(config, resolve=True)
+        super().__init__(OmegaConf.merge(defaults, config))
+
+    @classmethod
+    def config_path(cls) -> str:
+        return "configs/models/imgtune/defaults.yaml"
+
+    # --- build ---------------------------------------------------------------------------
+    def build(self) -> None:
+        cfg = self.config
+        if cfg.task not in heads.TASKS or cfg.fusion not in FUSION_MODES:
+            raise ValueError(
+                f"model_config.imgtune task='{cfg.task}' fusion='{cfg.fusion}'; use task in "
+                f"{heads.TASKS} and fusion in {FUSION_MODES}"
+            )
+        hf_model = lm_lib.build_lm(cfg.lm)
+        self.tokenizer = self._check_tokenizer(hf_model)
+        if cfg.gradient_checkpointing:
+            # transformers 5 renamed the switch; the old name still works on older releases.
+            enable = getattr(hf_model, "activation_checkpointing_enable", None)
+            enable = enable or hf_model.gradient_checkpointing_enable
+            enable({"use_reentrant": False})
+        if cfg.lm_training == "lora":
+            hf_model = lm_lib.apply_lora(hf_model, cfg.lm.lora)
+        self.lm = hf_model
+        hidden = int(self._hf_model().config.hidden_size)
+        self.region_encoder = RegionEncoder.from_config(cfg.region_encoder, hidden)
+        self.xattn_layers: list = []
+        if cfg.fusion in ("cross_attention", "both"):
+            xa = cfg.cross_attention
+            self.xattn_layers = lm_lib.insert_cross_attention(
+                self._hf_model(),
+                cfg.lm.decoder_layers_attr,
+                int(xa.every),
+                int(xa.num_heads),
+                int(xa.ff_mult),
+            )
+        if cfg.task == "vqa_classification":
+            if int(cfg.num_answers) < 1:
+                raise ValueError(
+                    "task=vqa_classification needs model_config.imgtune.num_answers "
+                    "= the dataset's answer vocabulary size"
+                )
+            self.head = heads.ClassifierHead(hidden, int(cfg.num_answers), float(cfg.dropout))
+        elif cfg.task == "binary":
+            self.head = heads.ClassifierHead(hidden, 2, float(cfg.dropout))
+        elif cfg.task == "retrieval":
+            self.head = heads.RetrievalHead(
+                hidden, int(cfg.retrieval.embed_dim), float(cfg.retrieval.temperature)
+            )
+        lm_lib.set_trainable(self, "lm", str(cfg.lm_training), list(cfg.unfreeze))
+        # Joint training: online CNN + RoIAlign features (after freezing: it has its own switch).
+        self.image_encoder = build_image_encoder(cfg, int(cfg.region_encoder.feature_dim))
+
+    def _hf_model(self) -> torch.nn.Module:
+        """The HF model under any peft wrapper."""
+        return self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+
+    def _check_tokenizer(self, hf_model: torch.nn.Module) -> Any:
+        if not self.config.tokenizer:
+            return None
+        from mmf_imgtune.utils.tokenizers import build_tokenizer
+
+        tokenizer = build_tokenizer(self.config.tokenizer)
+        vocab = hf_model.get_input_embeddings().num_embeddings
+        if len(tokenizer) > vocab:
+            if self.config.lm.name_or_path:
+                # Pretrained weights: new rows are learned (tokens added to the tokenizer).
+                hf_model.resize_token_embeddings(len(tokenizer))
+            else:
+                raise ValueError(
+                    f"model_config.imgtune.lm.config.vocab_size={vocab} is smaller than the "
+                    f"tokenizer's {len(tokenizer)} tokens; raise vocab_size to >= {len(tokenizer)}"
+                )
+        return tokenizer
+
+    # --- shared pieces -------------------------------------------------------------------
+    def encode_regions(self, sample_list: Any) -> dict[str, torch.Tensor]:
+        """Visual tokens from ``image_feature_0`` / ``image_info_0``.
+
+        Override (or subclass) to compute features online from an image encoder; the region
+        encoder only needs (B, N, D) features, (B,) box counts and (B, N, 5) geometry.
+        """
+        encoder = getattr(self, "image_encoder", None)  # online features (online_encoder.py)
+        features = sample_list["image_feature_0"] if encoder is None else encoder(sample_list)
+        info = sample_list.get("image_info_0") or {}
+        num_boxes = info.get("num_boxes")
+        if num_boxes is None:
+            num_boxes = torch.full((features.size(0),), features.size(1), device=features.device)
+        param = next(self.region_encoder.parameters())
+        visual = self.region_encoder(
+            features.to(param.dtype), num_boxes, info.get("boxes_5d"), info.get("objects")
+        )
+        if self.config.get("zero_image_features"):  # text-only baseline (benchmarks)
+            visual["tokens"] = torch.zeros_like(visual["tokens"])
+        return visual
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.lm.get_input_embeddings()(ids)
+
+    def _run_lm(self, embeds, mask, visual, record=None, hidden_states=False):
+        """One LLM pass over text embeddings (B, T, H) with the configured fusion.
+
+        Returns:
+            the HF output and the prefix length P (text positions start at P).
+        """
+        prefix = self.config.fusion in ("prefix", "both") and visual is not None
+        tokens, vmask = (visual["tokens"], visual["mask"]) if visual is not None else (None, None)
+        if prefix:
+            embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
+            mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
+        # Positions count only real tokens, so padded boxes and pads leave no gap.
+        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        context = contextlib.nullcontext()
+        if self.xattn_layers and visual is not None:
+            repeat = embeds.size(0) // tokens.size(0)  # > 1 inside beam search
+            context = visual_context(
+                self.xattn_layers,
+                tokens.repeat_interleave(repeat, 0),
+                vmask.repeat_interleave(repeat, 0),
+                record,
+            )
+        with context:
+            out = self.lm(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=False,
+                output_hidden_states=hidden_states,
+            )
+        return out, (tokens.size(1) if prefix else 0)
+
+    def _text_inputs(self, sample_list: Any, prompt_only: bool):
+        if prompt_only and "prompt_ids" in sample_list:
+            return sample_list["prompt_ids"], sample_list["prompt_mask"]
+        return sample_list["input_ids"], sample_list["input_mask"]
+
+    def _loss_key(self, sample_list: Any, name: str) -> str:
+        split = sample_list.get("dataset_type", "train")
+        return f"{split}/{sample_list.get('dataset_name', 'dataset')}/{name}"
+
+    # --- forward -------------------------------------------------------------------------
+    def forward(self, sample_list: Any) -> dict:
+        visual = self.encode_regions(sample_list)
+        task = self.config.task
+        if task == "retrieval":
+            return self._forward_retrieval(sample_list, visual)
+        record = [] if self.config.return_attention else None
+        ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
+        hidden = task != "generation"
+        out, prefix = self._run_lm(self._embed(ids), mask, visual, record, hidden_states=hidden)
+        output: dict[str, Any] = {"losses": {}}
+        if "region_attention" in visual:
+            output["region_attention"] = visual["region_attention"].detach()
+        if record is not None:
+            output["xattn_attention"] = record
+        if task == "generation":
+            output["scores"] = out.logits[:, prefix:]  # (B, T, V) text positions only
+            if "labels" in sample_list:
+                output["losses"][self._loss_key(sample_list, "lm_cross_entropy")] = heads.lm_loss(
+                    output["scores"], sample_list["labels"]
+                )
+            if not self.training and self.config.generate_in_eval and "prompt_ids" in sample_list:
+                output["generated_text"] = self.generate(sample_list)
+            return output
+        pooled = heads.last_token_pool(out.hidden_states[-1][:, prefix:], mask)  # (B, H)
+        output["scores"] = self.head(pooled)
+        if "targets" in sample_list:
+            output["losses"] = self._classification_loss(sample_list, output["scores"])
+        return output
+
+    def _classification_loss(self, sample_list: Any, scores: torch.Tensor) -> dict:
+        targets = sample_list["targets"]
+        if self.config.task == "vqa_classification":
+            if targets.dim() != 2 or targets.size(1) != scores.size(1):
+                raise ValueError(
+                    f"vqa_classification needs soft targets (B, {scores.size(1)}); got "
+                    f"{tuple(targets.shape)}. Set model_config.imgtune.num_answers to the "
+                    "dataset's answer vocabulary size"
+                )
+            name = "logit_bce"
+        else:
+            name = "cross_entropy"
+        loss = registry.get_loss_class(name)()(sample_list, {"scores": scores})
+        return {self._loss_key(sample_list, name): loss}
+
+    def _forward_retrieval(self, sample_list: Any, visual: dict) -> dict:
+        ids, mask = self._text_inputs(sample_list, prompt_only=True)
+        # Dual encoder: the text side runs the LLM on text alone, without visual tokens.
+        out, _ = self._run_lm(self._embed(ids), mask, None, hidden_states=True)
+        text = heads.last_token_pool(out.hidden_states[-1], mask)
+        result = self.head(heads.masked_mean(visual["tokens"], visual["mask"]), text)
+        loss = result.pop("loss")
+        return {**result, "losses": {self._loss_key(sample_list, "info_nce"): loss}}
+
+    # --- generation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self, sample_list: Any, max_new_tokens: int | None = None, num_beams: int | None = None
+    ) -> list[str]:
+        """Decode answers/captions from ``prompt_ids``/``prompt_mask`` (left-padded prompts).
+
+        Returns:
+            B strings (special tokens dropped, cut at EOS).
+        """
+        if self.tokenizer is None:
+            raise ValueError(
+                "generate needs model_config.imgtune.tokenizer (the same spec as "
+                "the llm_prompt processor's) to know EOS and decode text"
+            )
+        cfg = self.config.generation
+        max_new_tokens = int(max_new_tokens or cfg.max_new_tokens)
+        num_beams = int(num_beams or cfg.num_beams)
+        visual = self.encode_regions(sample_list)
+        prompt = self._embed(sample_list["prompt_ids"])
+        eos = self.tokenizer.eos_token_id
+
+        def logits_fn(embeds: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            repeat = embeds.size(0) // visual["tokens"].size(0)
+            expanded = {k: v.repeat_interleave(repeat, 0) for k, v in visual.items()}
+            out, _ = self._run_lm(embeds, mask, expanded)
+            return out.logits[:, -1]
+
+        mask = sample_list["prompt_mask"]
+        if num_beams > 1:
+            tokens = beam_decode(
+                logits_fn,
+                self._embed,
+                prompt,
+                mask,
+                max_new_tokens,
+                eos,
+                num_beams,
+                float(cfg.length_penalty),
+            )
+        else:
+            tokens = greedy_decode(logits_fn, self._embed, prompt, mask, max_new_tokens, eos)
+        return decode_tokens(self.tokenizer, tokens, eos)
+
+    # --- runtime hooks -------------------------------------------------------------------
+    def get_optimizer_parameters(self, config: Any) -> Any:
+        """Two groups: fusion/heads (lr x fusion_lr_scale) and the LLM's trainable weights."""
+        fusion, llm = [], []
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                in_llm = name.startswith("lm.") and ".xattn." not in name
+                (llm if in_llm else fusion).append(param)
+        scale = float(self.config.fusion_lr_scale)
+        groups = [{"params": fusion, "name": "fusion"}]
+        if scale != 1.0:
+            config = OmegaConf.create(config) if isinstance(config, dict) else config
+            groups[0]["lr"] = float(config.optimizer.params.lr) * scale
+        if llm:
+            groups.append({"params": llm, "name": "lm"})
+        return groups
+
+    def format_for_prediction(self, sample_list: Any, model_output: dict) -> list[dict] | None:
+        if self.config.task != "generation" or "generated_text" not in model_output:
+            return None  # the dataset maps class indices to answers
+        key = "caption" if "captions" in sample_list else "answer"
+        ids = sample_list.get("id")
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids or [])
+        return [{"id": i, key: text} for i, text in zip(ids, model_output["generated_text"])]

@@ -1,0 +1,176 @@
+"""Whole-split metrics over generated text and retrieval embeddings.
+
+- ``bleu4`` / ``cider``: COCO caption metrics (Papineni et al. 2002; Vedantam et al. 2015)
+  through pycocoevalcap's scorers, over every hypothesis of the split at once (CIDEr's IDF
+  weights are corpus statistics, so a per-batch average would be wrong).
+- ``generation_vqa_accuracy``: VQA accuracy of generated answers: min(1, matches / min(3,
+  #references)) after normalising case, punctuation and articles (VQA v2's rule for 10
+  references; exact match when there is one).
+- ``recall_at_k`` (``recall_at_1/5/10``): text-to-image (or image-to-text) recall@k over the
+  whole split's embeddings; item i's text matches item i's image.
+
+Hypotheses come from ``model_output["generated_text"]``; references from
+``sample_list["captions"]`` (or ``"answers"``), a list of reference lists. Under DDP, states
+are gathered with ``torch.distributed.all_gather_object`` before computing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from mmf_imgtune.modules.metrics import BaseMetric
+from mmf_imgtune.registry import registry
+
+_ARTICLES = {"a", "an", "the"}
+
+
+def normalise(text: str) -> str:
+    """Lower case, words only (punctuation dropped), single spaces."""
+    return " ".join(re.findall(r"[a-z0-9]+", str(text).lower()))
+
+
+def _gather(items: list) -> list:
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        parts: list = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, items)
+        return [item for part in parts for item in part]
+    return items
+
+
+def _references(sample_list: Any, field: str | None) -> list[list[str]]:
+    fields = [field] if field else ["captions", "answers"]
+    for name in fields:
+        if name in sample_list:
+            return [[r] if isinstance(r, str) else list(r) for r in sample_list[name]]
+    raise KeyError(
+        f"text metrics need references in one of {fields}; batch has {list(sample_list)}"
+    )
+
+
+class _TextMetric(BaseMetric):
+    """Accumulates (hypothesis, references) pairs over a split."""
+
+    def __init__(self, reference_field: str | None = None, **params: Any):
+        super().__init__(**params)
+        self.reference_field = reference_field
+        self.pairs: list[tuple[str, list[str]]] = []
+
+    def update(self, sample_list: Any, model_output: dict) -> None:
+        if "generated_text" not in model_output:
+            raise KeyError(
+                f"{type(self).__name__} needs model_output['generated_text']; set "
+                "model_config.imgtune.generate_in_eval=true with task=generation"
+            )
+        refs = _references(sample_list, self.reference_field)
+        self.pairs.extend(zip(model_output["generated_text"], refs))
+
+    def reset(self) -> None:
+        self.pairs = []
+
+    def _coco_inputs(self) -> tuple[dict, dict]:
+        pairs = _gather(self.pairs)
+        res = {i: [normalise(h) or "empty"] for i, (h, _) in enumerate(pairs)}
+        gts = {i: [normalise(r) for r in refs] or [""] for i, (_, refs) in enumerate(pairs)}
+        return gts, res
+
+
+@registry.register_metric("bleu4")
+class Bleu4(_TextMetric):
+    def compute(self) -> float:
+        from pycocoevalcap.bleu.bleu import Bleu
+
+        gts, res = self._coco_inputs()
+        if not res:
+            return 0.0
+        scores, _ = Bleu(4).compute_score(gts, res, verbose=0)
+        return float(scores[3])
+
+
+@registry.register_metric("cider")
+class Cider(_TextMetric):
+    def compute(self) -> float:
+        from pycocoevalcap.cider.cider import Cider as CiderScorer
+
+        gts, res = self._coco_inputs()
+        if not res:
+            return 0.0
+        score, _ = CiderScorer().compute_score(gts, res)
+        return float(score)
+
+
+def vqa_answer_score(answer: str, references: list[str]) -> float:
+    """min(1, matches / min(3, #references)) on normalised answers (articles dropped)."""
+
+    def clean(text: str) -> str:
+        return " ".join(w for w in normalise(text).split() if w not in _ARTICLES)
+
+    predicted = clean(answer)
+    matches = sum(clean(r) == predicted for r in references)
+    return min(1.0, matches / max(1, min(3, len(references))))
+
+
+@registry.register_metric("generation_vqa_accuracy")
+class GenerationVQAAccuracy(_TextMetric):
+    def compute(self) -> float:
+        pairs = _gather(self.pairs)
+        if not pairs:
+            return 0.0
+        return sum(vqa_answer_score(h, refs) for h, refs in pairs) / len(pairs)
+
+
+@registry.register_metric("recall_at_k")
+class RecallAtK(BaseMetric):
+    """Params: ``k``; ``direction``: text_to_image (default) or image_to_text."""
+
+    def __init__(self, k: int = 1, direction: str = "text_to_image", **params: Any):
+        super().__init__(**params)
+        if direction not in ("text_to_image", "image_to_text"):
+            raise ValueError(
+                f"recall_at_k direction '{direction}': use text_to_image or image_to_text"
+            )
+        self.k, self.direction = int(k), direction
+        self.images: list[torch.Tensor] = []
+        self.texts: list[torch.Tensor] = []
+
+    def update(self, sample_list: Any, model_output: dict) -> None:
+        if "image_embedding" not in model_output:
+            raise KeyError("recall_at_k needs image_embedding/text_embedding: use task=retrieval")
+        self.images.append(model_output["image_embedding"].detach().float().cpu())
+        self.texts.append(model_output["text_embedding"].detach().float().cpu())
+
+    def reset(self) -> None:
+        self.images, self.texts = [], []
+
+    def compute(self) -> float:
+        images, texts = _gather(self.images), _gather(self.texts)
+        if not images:
+            return 0.0
+        images, texts = torch.cat(images), torch.cat(texts)  # (M, E)
+        similarity = texts @ images.t()  # (M texts, M images)
+        if self.direction == "image_to_text":
+            similarity = similarity.t()
+        correct = similarity.diagonal().unsqueeze(1)
+        rank = (similarity > correct).sum(dim=1)  # items scored strictly above the match
+        return float((rank < self.k).float().mean())
+
+
+@registry.register_metric("recall_at_1")
+class RecallAt1(RecallAtK):
+    def __init__(self, **params: Any):
+        super().__init__(k=1, **params)
+
+
+@registry.register_metric("recall_at_5")
+class RecallAt5(RecallAtK):
+    def __init__(self, **params: Any):
+        super().__init__(k=5, **params)
+
+
+@registry.register_metric("recall_at_10")
+class RecallAt10(RecallAtK):
+    def __init__(self, **params: Any):
+        super().__init__(k=10, **params)

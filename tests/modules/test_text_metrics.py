@@ -1,0 +1,52 @@
+"""Text and retrieval metrics accumulate over a split and compute once."""
+
+import pytest
+import torch
+
+from mmf_imgtune.common.sample import SampleList
+from mmf_imgtune.modules.text_metrics import vqa_answer_score
+from mmf_imgtune.registry import registry
+
+
+def _metric(name, **params):
+    return registry.get_metric_class(name)(**params)
+
+
+def test_bleu_and_cider_accumulate_across_batches():
+    refs = [["a red circle left of a blue square"], ["two green triangles"]]
+    perfect = {"bleu4": _metric("bleu4"), "cider": _metric("cider")}
+    for metric in perfect.values():
+        # Two batches of one: the corpus score must equal the one-batch score.
+        metric.update(SampleList({"captions": [refs[0]]}), {"generated_text": [refs[0][0]]})
+        metric.update(SampleList({"captions": [refs[1]]}), {"generated_text": [refs[1][0]]})
+    whole = _metric("cider")
+    whole.update(SampleList({"captions": refs}), {"generated_text": [r[0] for r in refs]})
+    assert perfect["bleu4"].compute() == pytest.approx(1.0, abs=1e-6)
+    assert perfect["cider"].compute() == pytest.approx(whole.compute())
+    wrong = _metric("bleu4")
+    wrong.update(SampleList({"captions": refs}), {"generated_text": ["blue", "square"]})
+    assert wrong.compute() < 0.1
+    wrong.reset()
+    assert wrong.compute() == 0.0
+
+
+def test_generation_vqa_accuracy():
+    assert vqa_answer_score("The Red.", ["red"]) == 1.0
+    assert vqa_answer_score("red", ["red", "blue"] + ["blue"] * 8) == pytest.approx(1 / 3)
+    metric = _metric("generation_vqa_accuracy")
+    metric.update(SampleList({"answers": [["red"], ["two"]]}), {"generated_text": ["red", "3"]})
+    assert metric.compute() == 0.5
+    with pytest.raises(KeyError, match="generate_in_eval"):
+        metric.update(SampleList({"answers": [["red"]]}), {"scores": torch.zeros(1, 2)})
+
+
+def test_recall_at_k_over_whole_split():
+    images = torch.eye(4)
+    texts = torch.eye(4)[[0, 1, 3, 2]]  # items 2 and 3 swapped
+    r1, r2 = _metric("recall_at_1"), _metric("recall_at_k", k=2, direction="image_to_text")
+    for metric in (r1, r2):
+        for part in (slice(0, 2), slice(2, 4)):  # two batches
+            metric.update(None, {"image_embedding": images[part], "text_embedding": texts[part]})
+    assert r1.compute() == 0.5
+    # A swapped item has one wrong item scored strictly above its match: rank 2, a hit at k=2.
+    assert r2.compute() == 1.0
