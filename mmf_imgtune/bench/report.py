@@ -1,0 +1,154 @@
+"""Aggregate a suite's runs into ``results.json`` (every number) and ``results.md`` (the table).
+
+Metrics are reported as mean +- sample standard deviation over the seeds that finished;
+a model whose runs failed still gets a row saying so, with the first error line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+from mmf_imgtune.bench.suite import Suite
+from mmf_imgtune.bench.worker import write_json
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if isinstance(v, (int, float))]
+    return sum(values) / len(values) if values else None
+
+
+def summarise(suite: Suite, runs: dict[int, dict]) -> dict:
+    """One model's summary over its seeds."""
+    ok = [r for r in runs.values() if r["status"] in ("ok", "reused")]
+    failed = [r for r in runs.values() if r["status"] == "failed"]
+    summary: dict = {"runs_ok": len(ok), "runs_failed": len(failed)}
+    if failed:
+        first = failed[0]["error"].strip().splitlines()
+        summary["error"] = first[-1] if first else f"exit code {failed[0]['returncode']}"
+    if not ok:
+        return summary
+    prefix = f"{suite.report_split}/"
+    keys = sorted({k for r in ok for k in r["metrics"] if k.startswith(prefix)})
+    summary["metrics"] = {
+        key: dict(
+            zip(("mean", "std"), mean_std([r["metrics"][key] for r in ok if key in r["metrics"]]))
+        )
+        for key in keys
+    }
+    summary["parameters"] = ok[0]["parameters"]
+    summary["trainable_parameters"] = ok[0]["trainable_parameters"]
+    summary["train_seconds"] = _mean([r["train_seconds"] for r in ok])
+    summary["samples_per_s"] = _mean([r.get("samples_per_s") for r in ok])
+    summary["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    gpu = [r["peak_gpu_mb"] for r in ok if r.get("peak_gpu_mb") is not None]
+    summary["peak_gpu_mb"] = max(gpu) if gpu else None
+    return summary
+
+
+def build_results(suite: Suite, records: dict[str, dict[int, dict]]) -> dict:
+    models = {
+        label: {"summary": summarise(suite, runs), "runs": {str(s): r for s, r in runs.items()}}
+        for label, runs in records.items()
+    }
+    return {
+        "suite": dataclasses.asdict(suite),
+        "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "models": models,
+    }
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _metric_cell(summary: dict, key: str) -> str:
+    stats = summary.get("metrics", {}).get(key)
+    if stats is None:
+        return "-"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def markdown_table(suite: Suite, results: dict) -> str:
+    """The ``results.md`` text: a header naming the setup, then one row per model."""
+    main = f"{suite.report_split}/{suite.main_metric}"
+    summaries = {label: m["summary"] for label, m in results["models"].items()}
+    others = sorted(
+        {k for s in summaries.values() for k in s.get("metrics", {})}
+        - {main}
+        - {k for k in (f"{suite.report_split}/total_loss",)}
+    )
+    gpu = any(s.get("peak_gpu_mb") is not None for s in summaries.values())
+    budget = ", ".join(f"{k}={v}" for k, v in suite.budget.items())
+    lines = [
+        f"# Benchmark `{suite.name}`",
+        "",
+        f"Dataset `{suite.dataset}`; budget {budget}; seeds {suite.seeds}; "
+        f"metrics on the {suite.report_split} split, mean ± std over seeds. "
+        f"Written {results['written']}.",
+        "",
+    ]
+    if suite.overrides:
+        shown = ", ".join(f"`{o}`" for o in suite.overrides)
+        lines += [f"Every run also had: {shown} (later ones win over the budget).", ""]
+    header = [
+        "model",
+        f"**{main}**",
+        *others,
+        "params",
+        "trainable",
+        "train time (s)",
+        "samples/s",
+        "peak RSS (MB)",
+        *(["peak GPU (MB)"] if gpu else []),
+        "runs",
+    ]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, summary in summaries.items():
+        runs = f"{summary['runs_ok']}/{summary['runs_ok'] + summary['runs_failed']}"
+        if not summary["runs_ok"]:
+            cells = [label, f"FAILED: {summary.get('error', '')}".replace("|", "/")]
+            cells += ["-"] * (len(header) - 3) + [runs]
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        cells = [
+            label,
+            _metric_cell(summary, main),
+            *(_metric_cell(summary, k) for k in others),
+            f"{summary['parameters']:,}",
+            f"{summary['trainable_parameters']:,}",
+            _fmt(summary["train_seconds"]),
+            _fmt(summary["samples_per_s"]),
+            _fmt(summary["peak_rss_mb"], 0),
+            *([_fmt(summary["peak_gpu_mb"], 0)] if gpu else []),
+            runs,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    failed = [(name, s["error"]) for name, s in summaries.items() if s["runs_failed"]]
+    if failed:
+        lines += ["", "Failed runs (see `runs/<model>/seed_<n>/stderr.log`):"]
+        lines += [f"- {label}: {error}" for label, error in failed]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(suite: Suite, records: dict[str, dict[int, dict]], out: Path) -> dict:
+    """Write ``results.json`` and ``results.md`` into ``out``; returns the results dict."""
+    results = build_results(suite, records)
+    write_json(out / "results.json", results)
+    (out / "results.md").write_text(markdown_table(suite, results))
+    return results
+
+
+def load_results(out: Path) -> dict:
+    return json.loads((Path(out) / "results.json").read_text())

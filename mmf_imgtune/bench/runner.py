@@ -1,0 +1,155 @@
+"""Run every (model, seed) of a suite, one subprocess each, resumable and failure-tolerant.
+
+Layout under ``--out``: ``runs/<label>/seed_<seed>/`` holds the run's ``env.save_dir``
+(config, checkpoints, logs), ``result.json`` (written by the worker on success; its presence
+makes a rerun skip the run) and, on failure, ``error.json`` plus ``stdout.log``/``stderr.log``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mmf_imgtune.bench.suite import ModelEntry, Suite
+from mmf_imgtune.bench.worker import write_json
+
+
+def run_dir(out: Path, label: str, seed: int) -> Path:
+    return out / "runs" / label / f"seed_{seed}"
+
+
+def read_curve(
+    save_dir: Path, metric_key: str, max_updates: int | None = None
+) -> list[list[float]]:
+    """``[[update, value], ...]`` of ``metric_key`` from the run's CSV log (empty if none)."""
+    path = save_dir / "logs" / "csv" / "metrics.csv"
+    if not path.is_file():
+        return []
+    points = []
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            value = row.get(metric_key)
+            if value not in (None, ""):
+                # Inside fit Lightning logs step = updates done - 1; the validation after
+                # fit logs the final update count, hence the clamp.
+                update = int(float(row.get("step") or 0)) + 1
+                if max_updates is not None:
+                    update = min(update, max_updates)
+                points.append([update, float(value)])
+    return points
+
+
+def mean_logged(save_dir: Path, metric_key: str) -> float | None:
+    """Mean of a logged training figure (e.g. ``train/samples_per_s``), None if never logged."""
+    values = [v for _, v in read_curve(save_dir, metric_key)]
+    return sum(values) / len(values) if values else None
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: float) -> dict:
+    """Run (or reuse) one run; returns its record (``status`` ok / failed / reused)."""
+    folder = run_dir(out, entry.label, seed)
+    result_path = folder / "result.json"
+    if result_path.is_file():
+        return {**json.loads(result_path.read_text()), "status": "reused"}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_dir = folder / "save"
+    args = suite.run_args(entry, seed, save_dir)
+    command = [sys.executable, "-m", "mmf_imgtune.bench.worker", str(result_path), *args]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        code, stdout, stderr = done.returncode, done.stdout, done.stderr
+    except subprocess.TimeoutExpired as error:
+        code = "timeout"
+        stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout or ""
+        stderr = error.stderr.decode() if isinstance(error.stderr, bytes) else error.stderr or ""
+    wall = round(time.perf_counter() - started, 2)
+    (folder / "stdout.log").write_text(stdout or "")
+    (folder / "stderr.log").write_text(stderr or "")
+    if code != 0 or not result_path.is_file():
+        error = {
+            "status": "failed",
+            "returncode": code,
+            "wall_seconds": wall,
+            "error": _tail(stderr or stdout or ""),
+            "args": args,
+        }
+        write_json(folder / "error.json", error)
+        return error
+    (folder / "error.json").unlink(missing_ok=True)
+    result = json.loads(result_path.read_text())
+    split, metric = suite.report_split, suite.main_metric
+    result["curve"] = read_curve(save_dir, f"val/{metric}", result.get("num_updates"))
+    result["samples_per_s"] = mean_logged(save_dir, "train/samples_per_s")
+    result["wall_seconds"] = wall
+    result["main_metric"] = result["metrics"].get(f"{split}/{metric}")
+    write_json(result_path, result)
+    return {**result, "status": "ok"}
+
+
+def prepare_data(suite: Suite, out: Path, timeout: float, log: Callable[[str], None]) -> bool:
+    """Build the suite's data once, before any run, so no run's timing includes it."""
+    args = suite.run_args(suite.models[0], suite.seeds[0], out / "prepare")
+    command = [sys.executable, "-m", "mmf_imgtune.bench.worker", "--prepare", *args]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log(f"preparing {suite.dataset} timed out after {timeout:.0f}s; runs will build it")
+        return False
+    if done.returncode != 0:
+        log(f"preparing {suite.dataset} failed; runs will try themselves:\n{_tail(done.stderr, 5)}")
+        return False
+    log(f"data for {suite.dataset} ready ({time.perf_counter() - started:.1f}s)")
+    return True
+
+
+def run_suite(
+    suite: Suite,
+    out: Path,
+    timeout: float,
+    log: Callable[[str], None] = print,
+    prepare: bool = True,
+) -> dict[str, dict[int, dict]]:
+    """All runs of the suite, in order; ``{label: {seed: record}}``. Never raises for a run."""
+    os.makedirs(out, exist_ok=True)
+    pending = any(
+        not (run_dir(out, m.label, s) / "result.json").is_file()
+        for m in suite.models
+        for s in suite.seeds
+    )
+    if prepare and pending:
+        prepare_data(suite, out, timeout, log)
+    records: dict[str, dict[int, dict]] = {}
+    total = len(suite.models) * len(suite.seeds)
+    index = 0
+    for entry in suite.models:
+        for seed in suite.seeds:
+            index += 1
+            log(f"[{index}/{total}] {entry.label} seed {seed} ...")
+            record = run_one(suite, entry, seed, out, timeout)
+            records.setdefault(entry.label, {})[seed] = record
+            log(f"[{index}/{total}] {entry.label} seed {seed}: {_describe(record, suite)}")
+    return records
+
+
+def _describe(record: dict, suite: Suite) -> str:
+    if record["status"] == "failed":
+        last = record["error"].splitlines()[-1] if record["error"] else "no output"
+        return f"FAILED ({record['returncode']}): {last}"
+    value = record.get("main_metric")
+    shown = f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+    how = "reused existing result" if record["status"] == "reused" else "done"
+    return (
+        f"{how}, {suite.report_split}/{suite.main_metric}={shown}, {record['train_seconds']:.1f}s"
+    )

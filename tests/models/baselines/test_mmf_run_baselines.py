@@ -1,0 +1,44 @@
+"""Every baseline trains a few steps through ``mmf_run`` (in-process) on the toy data set."""
+
+import json
+
+import pytest
+
+from mmf_imgtune.cli.run import run
+
+# A few updates on a few samples: this checks wiring, not learning (see docs/baselines.md).
+SHORT_RUN = [
+    "training.max_updates=4",
+    "training.batch_size=8",
+    "training.evaluation_interval=2",
+    "training.checkpoint_interval=4",
+    "training.log_interval=2",
+    "training.progress_bar=false",
+    "dataset_config.toy.sizes={train: 64, val: 32, test: 32}",
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "name", ["unimodal_text", "unimodal_image", "late_fusion", "concat_bert", "mmbt", "visual_bert"]
+)
+def test_baseline_trains_through_mmf_run(name, tmp_path):
+    save = tmp_path / "run"
+    result = run(
+        [
+            f"config=projects/baselines/configs/toy/{name}.yaml",
+            f"model={name}",
+            "dataset=toy",
+            "run_type=train_val_test",
+            f"env.save_dir={save}",
+            *SHORT_RUN,
+        ]
+    )
+    assert result["num_updates"] == 4
+    assert result["trainable_parameters"] == result["parameters"] > 0
+    for key in ("val/toy/accuracy", "test/toy/roc_auc", "test/toy/binary_f1"):
+        assert 0.0 <= result["metrics"][key] <= 1.0, key
+    written = json.loads((save / "metrics.json").read_text())
+    assert written["metrics"] == result["metrics"]
+    assert (save / "current.ckpt").is_file()
