@@ -115,6 +115,10 @@ def run_training(config: DictConfig) -> dict[str, Any]:
     trainer = build_trainer(config, save_dir)
     ckpt = resume_path(config)
     total, trainable = model.count_parameters()
+    if phases.train and os.environ.get("LOCAL_RANK", "0") == "0":
+        # Build data before the clock starts (Lightning's own call inside fit then finds it
+        # done); processes started by a DDP launcher (LOCAL_RANK > 0) leave it to rank 0.
+        datamodule.prepare_data()
     started = time.perf_counter()
 
     if phases.train:
