@@ -12,7 +12,8 @@ register by being imported through ``env.user_dir`` (see ``mmf_imgtune.utils.use
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

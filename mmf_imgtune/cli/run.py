@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 HELP = """usage: mmf_run config=<yaml> model=<name> dataset=<name>[,<name>...] [key=value ...]
 

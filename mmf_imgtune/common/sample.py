@@ -9,7 +9,8 @@ to ``max_seq_length`` and features to ``max_features``; for genuinely variable-l
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -111,7 +112,7 @@ class SampleList(Sample):
                 return value.device
         return torch.device("cpu")
 
-    def to(self, device: torch.device | str, non_blocking: bool = True) -> "SampleList":
+    def to(self, device: torch.device | str, non_blocking: bool = True) -> SampleList:
         moved = SampleList()
         for key, value in self.items():
             if isinstance(value, torch.Tensor):

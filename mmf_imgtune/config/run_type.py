@@ -12,7 +12,7 @@ class RunPhases:
     test: bool
 
     @classmethod
-    def parse(cls, run_type: str) -> "RunPhases":
+    def parse(cls, run_type: str) -> RunPhases:
         run_type = str(run_type)
         phases = cls(
             train="train" in run_type,

@@ -38,7 +38,7 @@ class BaseModel(nn.Module):
     def init_losses(self) -> None:
         self.losses = Losses(self.config.get("losses") or [])
 
-    def init_from_config(self) -> "BaseModel":
+    def init_from_config(self) -> BaseModel:
         """Build layers and losses once; returns self so ``Model(cfg).init_from_config()``."""
         if not self._built:
             self.build()

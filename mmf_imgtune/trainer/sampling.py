@@ -9,7 +9,7 @@ a run only needs ``(epoch, batches already trained)``, which the checkpoint stor
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from torch.utils.data import Dataset, Sampler
@@ -57,7 +57,7 @@ class MultiDatasetCollator:
 
 
 class _EpochForwarder:
-    def __init__(self, owner: "ResumableBatchSampler"):
+    def __init__(self, owner: ResumableBatchSampler):
         self.owner = owner
 
     def set_epoch(self, epoch: int) -> None:

@@ -18,7 +18,7 @@ def test_sample_attribute_and_item_access():
     assert sample["text"] == sample.text == "t1"
     assert sample.image_info_0.image_width == 10
     with pytest.raises(AttributeError, match="fields are: input_ids"):
-        sample.nope
+        sample.nope  # noqa: B018  (the attribute access is the test)
 
 
 def test_samplelist_stacks_tensors_lists_others_and_nests_dicts():

@@ -1,5 +1,10 @@
 """Dataset builders; each import registers one (explicit list, no globbing)."""
 
-from mmf_imgtune.data.builders import toy  # noqa: F401
-from mmf_imgtune.data.builders import coco, hateful_memes, image_text_jsonl, vqa2  # noqa: F401
-from mmf_imgtune.data.builders import shapes  # noqa: F401
+from mmf_imgtune.data.builders import (  # noqa: F401
+    coco,
+    hateful_memes,
+    image_text_jsonl,
+    shapes,  # noqa: F401
+    toy,  # noqa: F401
+    vqa2,
+)

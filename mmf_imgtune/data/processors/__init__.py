@@ -1,8 +1,10 @@
 """Processors; importing this package registers the built-in ones."""
 
-from mmf_imgtune.data.processors import text  # noqa: F401  (registers text_tokenizer)
-from mmf_imgtune.data.processors import llm_prompt  # noqa: F401  (registers llm_prompt)
-from mmf_imgtune.data.processors import image  # noqa: F401  (registers torchvision_transforms)
+from mmf_imgtune.data.processors import (
+    image,  # noqa: F401  (registers torchvision_transforms)
+    llm_prompt,  # noqa: F401  (registers llm_prompt)
+    text,  # noqa: F401  (registers text_tokenizer)
+)
 from mmf_imgtune.data.processors.base import BaseProcessor, build_processor
 
 __all__ = ["BaseProcessor", "build_processor"]

