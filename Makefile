@@ -26,11 +26,12 @@ lint: setup
 test: setup lint
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest
 
+# ImgTune learns shapes VQA from a tiny random LLM: generate data, extract region features,
+# train, evaluate (metric table), write test predictions and one explanation PNG.
 demo: setup
 	HF_HUB_OFFLINE=1 MMF_SAVE_DIR=save/demo $(VENV)/bin/mmf_run \
-		model=toy_classifier dataset=toy run_type=train_val_test \
-		training.max_updates=300 training.batch_size=32 evaluation.metrics=[accuracy,roc_auc] \
-		optimizer.params.lr=0.01 evaluation.predict=true
+		config=projects/imgtune/configs/shapes/demo.yaml run_type=train_val_test
+	HF_HUB_OFFLINE=1 $(PY) -m mmf_imgtune.models.imgtune.explain save/demo --split test --index 0
 
 clean:
 	rm -rf $(VENV) save .cache

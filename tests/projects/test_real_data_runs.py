@@ -146,8 +146,8 @@ def test_image_text_jsonl_extracts_features_then_trains(tmp_path):
                   f"{name}.extract.weights=random", f"{name}.extract.num_boxes=3",
                   f"{name}.extract.min_size=32", f"{name}.extract.max_size=48",
                   f"{name}.extract.progress=false", f"{name}.max_features=4",
-                  # MobileNetV2's pooled region features are 1280-d.
-                  "model_config.toy_classifier.feature_dim=1280", "evaluation.metrics=[accuracy]",
+                  # Without detector weights the extractor's default is MobileNetV2 'mid': 128-d.
+                  "model_config.toy_classifier.feature_dim=128", "evaluation.metrics=[accuracy]",
                   *tokenizer_overrides("image_text_jsonl"), *SHORT])  # fmt: skip
     assert len(list((root / "features").glob("*_info.npy"))) == 8
     assert 0.0 <= result["metrics"]["val/image_text_jsonl/accuracy"] <= 1.0

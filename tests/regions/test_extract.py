@@ -106,7 +106,7 @@ def test_detectron2_backend_without_detectron2_says_how_to_install(tmp_path, mon
 
 def test_imagenet_features_of_given_boxes_know_the_colour(tmp_path):
     """Offline ImageNet MobileNetV2 features (no detector training) separate colours."""
-    from conftest import make_images
+    from region_helpers import make_images
 
     boxes, labels = make_images(tmp_path / "images", 18, size=64, seed=3)
     out = str(tmp_path / "out")

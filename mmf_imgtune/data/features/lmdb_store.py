@@ -31,6 +31,10 @@ def _shared_read_env(path: str) -> lmdb.Environment:
     key = (os.path.realpath(path), os.getpid())
     env = _READ_ENVS.get(key)
     if env is None:
+        # A forked DataLoader worker inherits the parent's handle, and py-lmdb refuses to open
+        # the same path again in "this" process until the inherited handle is closed.
+        for inherited in [k for k in _READ_ENVS if k[0] == key[0] and k[1] != key[1]]:
+            _READ_ENVS.pop(inherited).close()
         _READ_ENVS[key] = lmdb.open(
             path,
             subdir=os.path.isdir(path),

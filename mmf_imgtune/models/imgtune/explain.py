@@ -243,3 +243,48 @@ def explain_example(
         "boxes": boxes.tolist(),
         "path": str(out_png),
     }
+
+
+def explain_split_example(run_dir: str, split: str, index: int, out_png: str) -> dict:
+    """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
+    ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls."""
+    from omegaconf import OmegaConf
+
+    from mmf_imgtune.common.collate import BatchCollator
+    from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
+    from mmf_imgtune.registry import registry
+    from mmf_imgtune.trainer.run import build_model, load_model_weights
+
+    run = Path(run_dir)
+    config = OmegaConf.load(run / "config.yaml")
+    checkpoint = run / "best.ckpt" if (run / "best.ckpt").is_file() else run / "current.ckpt"
+    model = build_model(config)
+    load_model_weights(model, str(checkpoint))
+    name = config.datasets[0]
+    dataset = registry.get_builder_class(name)().load(config.dataset_config[name], split)
+    sample = dataset[index]
+    batch = BatchCollator(name, split)([sample])
+    processor = getattr(dataset, "text_processor", None)
+    prefix = processor.config.answer_prefix if hasattr(processor, "config") else DEFAULTS["answer_prefix"]
+    return explain_example(model, batch, 0, sample.get("image_path"), out_png, answer_prefix=prefix)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mmf_imgtune.models.imgtune.explain RUN_DIR [--split test --index 0 --out PNG]``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Save a region-attention PNG for one example.")
+    parser.add_argument("run_dir", help="a finished run's env.save_dir (config.yaml + checkpoints)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--out", help="PNG path (default: <run_dir>/explanation.png)")
+    args = parser.parse_args(argv)
+    out = args.out or str(Path(args.run_dir) / "explanation.png")
+    result = explain_split_example(args.run_dir, args.split, args.index, out)
+    weights = ", ".join(f"{w:.2f}" for w in result["weights"])
+    print(f"{result['question']} -> {result['answer']}  (region weights {weights})")
+    print(f"explanation: {result['path']}")
+
+
+if __name__ == "__main__":
+    main()

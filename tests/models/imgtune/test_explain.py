@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import build, make_batch
+from imgtune_helpers import build, make_batch
 from PIL import Image
 
 from mmf_imgtune.models.imgtune.explain import explain_example, region_weights, select_sample

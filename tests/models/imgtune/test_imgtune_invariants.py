@@ -3,7 +3,7 @@ generation returns strings, state_dict round-trips."""
 
 import pytest
 import torch
-from conftest import build, make_batch, train_steps
+from imgtune_helpers import build, make_batch, train_steps
 
 from mmf_imgtune.models.imgtune import ImgTune
 from mmf_imgtune.models.imgtune.heads import lm_loss

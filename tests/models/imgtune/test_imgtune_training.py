@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import build, make_batch, train_steps
+from imgtune_helpers import build, make_batch, train_steps
 
 
 @pytest.mark.parametrize(

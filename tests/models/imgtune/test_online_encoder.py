@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import build, make_batch
+from imgtune_helpers import build, make_batch
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.models.imgtune.online_encoder import RoIBackboneEncoder
