@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "projects/imgtune/configs/shapes/vqa.yaml"
+DEFAULT_CONFIG = ROOT / "projects/imgtune/configs/shapes/demo.yaml"  # the demo budget
 MODES = ("prefix", "cross_attention", "both")
 TARGET_ACCURACY, TARGET_MARGIN = 0.85, 0.30
 

@@ -24,9 +24,14 @@ import torch
 from mmf_imgtune.data.features.info import boxes_to_5d, pad_region_sample
 from mmf_imgtune.data.features.lmdb_store import LmdbFeatureStore
 from mmf_imgtune.data.features.npy_store import NpyFeatureStore
+from mmf_imgtune.errors import DataError
 from mmf_imgtune.utils.safe_pickle import UnsafePickleError
 
 FORMATS = ("npy", "lmdb")
+
+
+class FeatureFileError(DataError):
+    """A feature file (or LMDB value) is unreadable or malformed; names the path and key."""
 
 
 def is_lmdb_path(path: str) -> bool:
@@ -79,14 +84,20 @@ class FeatureReader:
         (max_features,) long; ``cls_prob`` (max_features,) float; ``image_width``,
         ``image_height`` int. Padded rows are zeros.
         """
+        source = f"{self.path}:{key}"
         try:
             features, info = self.store.load(key)
+            return pad_region_sample(features, info, self.max_features, source)
         except UnsafePickleError as error:
             raise UnsafePickleError(
                 f"{error} (FeatureReader loads pickles safely by default; pass "
                 "allow_unsafe_pickle=True only for feature files you trust.)"
             ) from None
-        return pad_region_sample(features, info, self.max_features, f"{self.path}:{key}")
+        except DataError:
+            raise
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as error:
+            # Malformed content (wrong shapes, types or missing fields) from untrusted files.
+            raise FeatureFileError(f"{source}: malformed region features ({error})") from None
 
 
 class FeatureWriter:
