@@ -85,18 +85,22 @@ class FeatureReader:
         ``image_height`` int. Padded rows are zeros.
         """
         source = f"{self.path}:{key}"
+        malformed = (TypeError, ValueError, IndexError, KeyError, AttributeError)
         try:
             features, info = self.store.load(key)
-            return pad_region_sample(features, info, self.max_features, source)
         except UnsafePickleError as error:
             raise UnsafePickleError(
                 f"{error} (FeatureReader loads pickles safely by default; pass "
                 "allow_unsafe_pickle=True only for feature files you trust.)"
             ) from None
-        except DataError:
+        except (DataError, KeyError):  # KeyError: no such key (callers check has())
             raise
-        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as error:
-            # Malformed content (wrong shapes, types or missing fields) from untrusted files.
+        except malformed as error:
+            raise FeatureFileError(f"{source}: unreadable region features ({error})") from None
+        try:
+            return pad_region_sample(features, info, self.max_features, source)
+        except malformed as error:
+            # Wrong shapes, types or missing fields in an untrusted file.
             raise FeatureFileError(f"{source}: malformed region features ({error})") from None
 
 
