@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import torch
+from mmf_imgtune.cli.options import add_passthrough_options, apply_threads
 
 OPTIONS = {  # flag: (type, help)
     "backend": (str, "torchvision (always available) or detectron2 (when it imports)"),
@@ -56,9 +56,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--images", required=True, help="image folder or annotation file")
     cli.add_argument("--output", required=True, help="output folder (npy) or *.lmdb path")
-    for name, (kind, text) in OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
-        cli.add_argument(flag, dest=name, type=kind, help=text, default=argparse.SUPPRESS)
+    add_passthrough_options(cli, OPTIONS)
     cli.add_argument(
         "--no-fsync",
         dest="fsync",
@@ -66,22 +64,12 @@ def parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="skip fsync per file (faster; still atomic against crashes)",
     )
-    cli.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        default=argparse.SUPPRESS,
-        help="no progress bar",
-    )
-    cli.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
-    threads = args.pop("threads")
-    if threads:
-        torch.set_num_threads(threads)
+    apply_threads(args)
     from mmf_imgtune.regions import extract_features
 
     try:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import torch
+from mmf_imgtune.cli.options import add_passthrough_options, apply_threads
 
 OPTIONS = {  # flag: (type, help)
     "image_root": (str, "image folder (default: the annotation file's folder)"),
@@ -35,21 +35,13 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--annotations", required=True, help="COCO-format annotation json")
     cli.add_argument("--output", required=True, help="checkpoint to write (for --weights)")
-    for name, (kind, text) in OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
-        cli.add_argument(flag, dest=name, type=kind, help=text, default=argparse.SUPPRESS)
-    cli.add_argument(
-        "--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS
-    )
-    cli.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_passthrough_options(cli, OPTIONS)
     return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
-    threads = args.pop("threads")
-    if threads:
-        torch.set_num_threads(threads)
+    apply_threads(args)
     from mmf_imgtune.regions.train import train_detector
 
     try:
