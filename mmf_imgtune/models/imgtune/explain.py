@@ -14,7 +14,6 @@ The figure shows the image, its boxes coloured by weight, a colour bar, question
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import numpy as np
 import torch
 
 from mmf_imgtune.common.sample import SampleList
-from mmf_imgtune.modules.fusion import visual_context
 
 
 def select_sample(sample_list: Any, index: int) -> SampleList:
@@ -70,26 +68,13 @@ def region_weights(
     """
     visual = model.encode_regions(sample)
     ids, mask, queries = _answer_inputs(model, sample, answer, answer_prefix)
-    embeds = model.lm.get_input_embeddings()(ids)
-    tokens, vmask = visual["tokens"], visual["mask"]  # (1, K, H), (1, K)
+    vmask = visual["mask"]  # (1, K)
     prefix = model.config.fusion in ("prefix", "both")
-    if prefix:  # the same layout as ImgTune._run_lm: [visual tokens | text]
-        embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)
-        mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
-    offset = tokens.size(1) if prefix else 0
-    positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
     record: list = []
-    context = contextlib.nullcontext()
-    if model.xattn_layers:
-        context = visual_context(model.xattn_layers, tokens, vmask, record)
-    with context:
-        out = model.lm(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=False,
-            output_attentions=prefix,
-        )
+    # offset: where the text starts after the prefix visual tokens (0 without prefix fusion).
+    out, offset = model._run_lm(
+        model.lm.get_input_embeddings()(ids), mask, visual, record, attentions=prefix
+    )
     parts = []
     if prefix:
         if not out.attentions or any(a is None for a in out.attentions):

@@ -141,7 +141,7 @@ class ImgTune(BaseModel):
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.lm.get_input_embeddings()(ids)
 
-    def _run_lm(self, embeds, mask, visual, record=None, hidden_states=False):
+    def _run_lm(self, embeds, mask, visual, record=None, hidden_states=False, attentions=False):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
         Returns:
@@ -170,6 +170,7 @@ class ImgTune(BaseModel):
                 position_ids=positions,
                 use_cache=False,
                 output_hidden_states=hidden_states,
+                output_attentions=attentions,
             )
         return out, (tokens.size(1) if prefix else 0)
 
