@@ -3,13 +3,20 @@
 Layout under ``--out``: ``runs/<label>/seed_<seed>/`` holds the run's ``env.save_dir``
 (config, checkpoints, logs), ``result.json`` (written by the worker on success; its presence
 makes a rerun skip the run) and, on failure, ``error.json`` plus ``stdout.log``/``stderr.log``.
+``attempt.json`` records the arguments of the last attempt: when a rerun finds a run that was
+killed half-way (its ``save/current.ckpt`` exists but no ``result.json``) and the arguments
+still match, it continues from that checkpoint, exactly as an uninterrupted run would have;
+a partial run made with other arguments is discarded and started afresh.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +25,7 @@ from pathlib import Path
 
 from mmf_imgtune.bench.suite import ModelEntry, Suite
 from mmf_imgtune.bench.worker import write_json
+from mmf_imgtune.trainer.loggers import checkpoint_step
 
 
 def run_dir(out: Path, label: str, seed: int) -> Path:
@@ -41,6 +49,8 @@ def read_curve(
                 update = int(float(row.get("step") or 0)) + 1
                 if max_updates is not None:
                     update = min(update, max_updates)
+                if points and points[-1][0] == update:
+                    points.pop()  # the evaluation after fit repeats the last one of fit
                 points.append([update, float(value)])
     return points
 
@@ -55,8 +65,29 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _die_with_parent() -> None:
+    """In the child: be killed when the bench process dies, so that no orphaned run keeps
+    writing into a folder that the next bench invocation resumes."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _resumable_update(folder: Path, args: list[str]) -> int | None:
+    """The update a half-finished run can continue from, or None to start afresh."""
+    save_dir = folder / "save"
+    attempt = folder / "attempt.json"
+    checkpoint = save_dir / "current.ckpt"
+    if checkpoint.is_file() and attempt.is_file():
+        if json.loads(attempt.read_text()).get("args") == args:
+            return checkpoint_step(checkpoint)
+    if save_dir.exists():
+        shutil.rmtree(save_dir)  # a partial run of other arguments (or none to resume)
+    return None
+
+
 def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: float) -> dict:
-    """Run (or reuse) one run; returns its record (``status`` ok / failed / reused)."""
+    """Run, resume or reuse one run; returns its record (``status`` ok / failed / reused)."""
     folder = run_dir(out, entry.label, seed)
     result_path = folder / "result.json"
     if result_path.is_file():
@@ -64,10 +95,15 @@ def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: floa
     folder.mkdir(parents=True, exist_ok=True)
     save_dir = folder / "save"
     args = suite.run_args(entry, seed, save_dir)
-    command = [sys.executable, "-m", "mmf_imgtune.bench.worker", str(result_path), *args]
+    resumed_from = _resumable_update(folder, args)
+    write_json(folder / "attempt.json", {"args": args})
+    run_args = args if resumed_from is None else [*args, "checkpoint.resume=true"]
+    command = [sys.executable, "-m", "mmf_imgtune.bench.worker", str(result_path), *run_args]
     started = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, preexec_fn=_die_with_parent
+        )
         code, stdout, stderr = done.returncode, done.stdout, done.stderr
     except subprocess.TimeoutExpired as error:
         code = "timeout"
@@ -77,12 +113,18 @@ def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: floa
     (folder / "stdout.log").write_text(stdout or "")
     (folder / "stderr.log").write_text(stderr or "")
     if code != 0 or not result_path.is_file():
+        message = _tail(stderr or stdout or "")
+        if code == "timeout" or (isinstance(code, int) and code < 0):
+            # The last output line is then just whatever the run printed last: say what ended it.
+            cause = "timed out" if code == "timeout" else f"killed by {signal.Signals(-code).name}"
+            message += f"\n{cause}; run the bench again to resume from the last checkpoint"
         error = {
             "status": "failed",
             "returncode": code,
             "wall_seconds": wall,
-            "error": _tail(stderr or stdout or ""),
-            "args": args,
+            "error": message.strip(),
+            "args": run_args,
+            "resumed_from_update": resumed_from,
         }
         write_json(folder / "error.json", error)
         return error
@@ -92,6 +134,8 @@ def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: floa
     result["curve"] = read_curve(save_dir, f"val/{metric}", result.get("num_updates"))
     result["samples_per_s"] = mean_logged(save_dir, "train/samples_per_s")
     result["wall_seconds"] = wall
+    # train_seconds then covers only the resumed part: the table marks such runs.
+    result["resumed_from_update"] = resumed_from
     result["main_metric"] = result["metrics"].get(f"{split}/{metric}")
     write_json(result_path, result)
     return {**result, "status": "ok"}
@@ -150,6 +194,8 @@ def _describe(record: dict, suite: Suite) -> str:
     value = record.get("main_metric")
     shown = f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
     how = "reused existing result" if record["status"] == "reused" else "done"
+    if record.get("resumed_from_update") is not None:
+        how += f" (resumed from update {record['resumed_from_update']})"
     return (
         f"{how}, {suite.report_split}/{suite.main_metric}={shown}, {record['train_seconds']:.1f}s"
     )

@@ -72,13 +72,14 @@ class Suite:
         if entry.config:
             args.append(f"config={entry.config}")
         budget = [f"training.{key}={value}" for key, value in self.budget.items()]
-        # Checkpoint only at the end: the bench needs metrics, not intermediate weights.
-        updates = self.budget["max_updates"]
+        # Checkpoint at each evaluation (else only at the end): a run killed half-way then
+        # resumes from its last evaluation instead of starting over.
+        interval = self.budget.get("evaluation_interval") or self.budget["max_updates"]
         return [
             *args,
             *budget,
             f"training.seed={seed}",
-            f"training.checkpoint_interval={updates}",
+            f"training.checkpoint_interval={interval}",
             "training.progress_bar=false",
             "checkpoint.max_to_keep=1",
             f"env.save_dir={save_dir}",

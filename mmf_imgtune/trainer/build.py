@@ -12,11 +12,11 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig
 
 from mmf_imgtune.trainer.callbacks import build_callbacks
 from mmf_imgtune.trainer.checkpoint_io import AtomicCheckpointIO
+from mmf_imgtune.trainer.loggers import build_loggers
 
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64")
 
@@ -50,7 +50,8 @@ def _strategy(training: DictConfig) -> Any:
     return name
 
 
-def build_trainer(config: DictConfig, save_dir: str) -> pl.Trainer:
+def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = None) -> pl.Trainer:
+    """``resume_step``: the update a resumed run continues from (its logs keep the past)."""
     training = config.training
     max_updates = training.max_updates
     max_epochs = training.max_epochs
@@ -60,10 +61,7 @@ def build_trainer(config: DictConfig, save_dir: str) -> pl.Trainer:
     callbacks = build_callbacks(config, save_dir)
     if training.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, int(training.log_interval) // 2)))
-    loggers = [
-        TensorBoardLogger(config.env.log_dir, name="tensorboard", version=""),
-        CSVLogger(config.env.log_dir, name="csv", version=""),
-    ]
+    loggers = build_loggers(str(config.env.log_dir), resume_step)
     return pl.Trainer(
         default_root_dir=save_dir,
         accelerator=str(training.accelerator),

@@ -57,10 +57,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
-    """``torch.load`` with ``weights_only=True`` and a clear message when it refuses."""
+def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:
+    """``torch.load`` with ``weights_only=True`` and a clear message when it refuses.
+
+    ``mmap=True`` maps the tensors instead of reading them (cheap when only metadata is needed).
+    """
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise RuntimeError(
@@ -75,5 +78,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
         atomic_write_bytes(path, lambda handle: torch.save(checkpoint, handle))
 
-    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> dict:
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: Any = None
+    ) -> dict:
         return safe_torch_load(path, map_location=map_location or "cpu")

@@ -20,6 +20,7 @@ from mmf_imgtune.trainer.build import build_trainer
 from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
 from mmf_imgtune.trainer.datamodule import MMFDataModule
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
+from mmf_imgtune.trainer.loggers import checkpoint_step
 from mmf_imgtune.trainer.report import print_metrics
 
 
@@ -55,8 +56,10 @@ def load_model_weights(model: torch.nn.Module, path: str) -> None:
     if unexpected:
         raise KeyError(f"{path}: weights for unknown parameters {unexpected[:5]}; wrong model?")
     if missing:
-        print(f"[mmf_imgtune] {path}: {len(missing)} parameters kept their initial values, "
-              f"e.g. {missing[:3]}")
+        print(
+            f"[mmf_imgtune] {path}: {len(missing)} parameters kept their initial values, "
+            f"e.g. {missing[:3]}"
+        )
 
 
 def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig) -> list[str]:
@@ -112,8 +115,9 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         load_model_weights(model, str(config.checkpoint.resume_pretrained))
     module = MMFLightningModule(model, config)
     datamodule = MMFDataModule(config)
-    trainer = build_trainer(config, save_dir)
     ckpt = resume_path(config)
+    resume_step = checkpoint_step(ckpt) if ckpt and phases.train else None
+    trainer = build_trainer(config, save_dir, resume_step)
     total, trainable = model.count_parameters()
     if phases.train and os.environ.get("LOCAL_RANK", "0") == "0":
         # Build data before the clock starts (Lightning's own call inside fit then finds it
