@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HELP = """usage: mmf_run config=<yaml> model=<name> dataset=<name>[,<name>...] [key=value ...]
 
@@ -64,14 +64,29 @@ def predict(args: Sequence[str] | None = None) -> dict:
     return _main(sys.argv[1:] if args is None else args, predict=True)
 
 
+def _console(entry: Callable[[], dict], name: str) -> None:
+    """Our own errors (bad data, NaN loss, disk full, ...) carry the whole story in their
+    message (file, line, key, update): print it without a traceback unless MMF_TRACEBACK=1."""
+    from mmf_imgtune.errors import MMFImgtuneError
+
+    try:
+        entry()
+    except MMFImgtuneError as error:
+        if os.environ.get("MMF_TRACEBACK") == "1":
+            raise
+        print(f"{name}: error: {error}", file=sys.stderr)
+        print(f"{name}: (set MMF_TRACEBACK=1 to see the traceback)", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def main() -> None:
     """Console script ``mmf_run`` (returns nothing, so no dict is echoed)."""
-    run()
+    _console(run, "mmf_run")
 
 
 def main_predict() -> None:
     """Console script ``mmf_predict``."""
-    predict()
+    _console(predict, "mmf_predict")
 
 
 if __name__ == "__main__":

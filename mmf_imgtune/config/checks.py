@@ -14,6 +14,9 @@ RUNTIME_SECTIONS = ("training", "optimizer", "scheduler", "evaluation", "checkpo
 # Nodes that are keyword arguments passed through to a constructor (``params``, or an inline
 # Hugging Face ``config``): any key is accepted.
 OPEN_NODES = ("params", "config")
+# Keys whose default is a number but which take other values too.
+ANY_TYPE_KEYS = ("training.devices",)  # Lightning's: 2, "auto", or a list of device ids
+NULLABLE_KEYS = ("training.max_updates",)  # null: train for training.max_epochs instead
 
 
 class ConfigError(MMFImgtuneError, ValueError):
@@ -66,8 +69,16 @@ def _type_name(value: Any) -> str:
 
 
 def check_type(key: str, old: Any, new: Any, where: str) -> None:
-    """A scalar keeps its type: int/float interchange; null or a missing old value takes any."""
-    if old is None or new is None or isinstance(old, (DictConfig, ListConfig, dict, list)):
+    """A scalar keeps its type: a whole number stays whole (``1e3`` is fine, ``1.5`` is not
+    where an int is expected), floats take ints; a null or missing old value takes anything,
+    a number does not become null (except ``NULLABLE_KEYS``)."""
+    if old is None or isinstance(old, (DictConfig, ListConfig, dict, list)):
+        return
+    if key in ANY_TYPE_KEYS or (new is None and key in NULLABLE_KEYS):
+        return
+    if new is None:
+        if isinstance(old, (int, float)) and not isinstance(old, bool):
+            raise ConfigError(f"{where}: '{key}' must be a number (like {old!r}), got null")
         return
     if isinstance(old, bool) != isinstance(new, bool):
         if not (isinstance(old, bool) and isinstance(new, bool)):
@@ -76,9 +87,13 @@ def check_type(key: str, old: Any, new: Any, where: str) -> None:
             )
     numeric = (int, float)
     if isinstance(old, numeric) and not isinstance(old, bool):
-        if not isinstance(new, numeric):
+        if not isinstance(new, numeric) or isinstance(new, bool):
             raise ConfigError(
                 f"{where}: '{key}' must be a number (like {old!r}), got {new!r}"
+            )
+        if isinstance(old, int) and isinstance(new, float) and not new.is_integer():
+            raise ConfigError(
+                f"{where}: '{key}' must be a whole number (like {old!r}), got {new!r}"
             )
 
 
@@ -112,13 +127,21 @@ def check_file_keys(defaults: DictConfig, file_config: DictConfig, path: str) ->
             _check_section(defaults[section], file_config[section], section, path)
 
 
-def _check_section(default: Any, given: Any, prefix: str, path: str) -> None:
+def check_file_types(config: DictConfig, file_config: DictConfig, path: str) -> None:
+    """In a config file, ``model_config``/``dataset_config`` keys that the component defaults
+    know keep their types (new keys are allowed there: plugins read their own)."""
+    for section in ("model_config", "dataset_config"):
+        if section in file_config and section in config:
+            _check_section(config[section], file_config[section], section, path, new_ok=True)
+
+
+def _check_section(default: Any, given: Any, prefix: str, path: str, new_ok: bool = False) -> None:
     if not isinstance(given, DictConfig) or not isinstance(default, DictConfig):
         return
     for key in given.keys():
         dotted = f"{prefix}.{key}"
         if key not in default:
-            if prefix.rsplit(".", 1)[-1] in OPEN_NODES:
+            if new_ok or prefix.rsplit(".", 1)[-1] in OPEN_NODES:
                 continue
             close = difflib.get_close_matches(str(key), [str(k) for k in default.keys()], n=3)
             hint = f" Did you mean: {', '.join(f'{prefix}.{c}' for c in close)}?" if close else ""
@@ -126,6 +149,6 @@ def _check_section(default: Any, given: Any, prefix: str, path: str) -> None:
         old = default._get_node(key)
         new = given._get_node(key)
         if isinstance(old, DictConfig):
-            _check_section(old, new, dotted, path)
+            _check_section(old, new, dotted, path, new_ok)
         elif not OmegaConf.is_interpolation(given, key) and not OmegaConf.is_interpolation(default, key):
             check_type(dotted, old._value(), new._value() if hasattr(new, "_value") else new, path)

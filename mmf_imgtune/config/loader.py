@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from mmf_imgtune.config.checks import ConfigError, check_file_keys, check_override
+from mmf_imgtune.config.checks import (
+    ConfigError,
+    check_file_keys,
+    check_file_types,
+    check_override,
+)
 from mmf_imgtune.registry import registry
 from mmf_imgtune.utils.user_dir import import_user_dir
 
@@ -126,6 +132,7 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
         builder = registry.get_builder_class(name)
         config = OmegaConf.merge(config, _component_defaults(builder.config_path()))
     if file_config is not None:
+        check_file_types(config, file_config, str(file_path))
         config = OmegaConf.merge(config, file_config)
     config.model = model
     config.datasets = dataset_names
@@ -137,8 +144,20 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
         parsed = OmegaConf.from_dotlist([override])
         config = OmegaConf.merge(config, parsed)
     _check_ready(config)
-    OmegaConf.resolve(config)
+    _resolve(config, cli_options.get("config"))
     return config
+
+
+def _resolve(config: DictConfig, file_path: str | None) -> None:
+    """Resolve ``${...}`` interpolations; a bad one fails naming its key. Only registered
+    resolvers run (``oc.env``, ``package_dir``, ...): a config string is never evaluated."""
+    try:
+        OmegaConf.resolve(config)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "?"
+        message = str(error).splitlines()[0]
+        where = f" (in {file_path} or the overrides)" if file_path else ""
+        raise ConfigError(f"config key '{key}'{where}: {message}") from None
 
 
 def _check_ready(config: DictConfig) -> None:

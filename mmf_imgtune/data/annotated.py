@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.base_dataset import BaseDataset
+from mmf_imgtune.errors import DataError
 
 # Records listed in an error message before "...".
 _SHOWN = 5
@@ -217,7 +218,15 @@ class AnnotatedDataset(BaseDataset):
     def _load_image(self, record: dict) -> Any:
         from PIL import Image
 
-        with Image.open(self._image_path(record)) as image:
-            # Palette/RGBA/grey files are common in meme folders: one mode for the transforms.
-            image = image.convert("RGB")
+        path = self._image_path(record)
+        try:
+            with Image.open(path) as image:
+                # Palette/RGBA/grey files are common in meme folders: one mode for transforms.
+                image = image.convert("RGB")
+        except (OSError, SyntaxError, ValueError) as error:  # PIL's ways to say "corrupt"
+            raise DataError(
+                f"{path}: cannot read this image of {self.dataset_name}/{self.dataset_type} "
+                f"({type(error).__name__}: {error}); replace the file, or drop its line from "
+                "the annotations"
+            ) from None
         return self.image_processor({"image": image})["image"]

@@ -1,5 +1,7 @@
 """Reading MMF annotation files: ``.jsonl`` (one object a line), ``.json`` (``{"data": [...]}``
-or a list) and ``.npy`` (MMF's imdb: an object array whose first entry may be a header)."""
+or a list) and ``.npy`` (MMF's imdb: an object array whose first entry may be a header), plus
+the other text files data sets read (released json files, vocabularies) and checks of record
+fields. Every problem is an ``AnnotationError`` naming the file and the line or record."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def _load_jsonl(path: str) -> list[dict[str, Any]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8").strip()
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
             except UnicodeDecodeError as error:
                 raise AnnotationError(f"{path}:{number}: not UTF-8 text ({error})") from None
             if not line:
@@ -50,12 +52,78 @@ def _load_jsonl(path: str) -> list[dict[str, Any]]:
     return items
 
 
-def _load_json(path: str) -> list[dict[str, Any]]:
+def _read_text(path: str) -> str:
+    if not os.path.isfile(path):
+        raise AnnotationError(f"file not found: {path}")
+    with open(path, "rb") as handle:
+        raw = handle.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            content = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise AnnotationError(f"{path}: not valid UTF-8 JSON ({error})") from None
+        return raw.decode("utf-8-sig")  # -sig: a BOM written by Windows editors is fine
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise AnnotationError(
+            f"{path}:{line}: not UTF-8 text ({error.reason} at byte {error.start}); re-save the "
+            "file as UTF-8"
+        ) from None
+
+
+def read_json(path: str) -> Any:
+    """A whole JSON file (e.g. VQA's released questions); errors name the file and line."""
+    text = _read_text(path)
+    if not text.strip():
+        raise AnnotationError(f"{path}: the file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AnnotationError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+
+
+def read_lines(path: str, what: str = "entries") -> list[str]:
+    """The non-blank lines of a UTF-8 text file (vocabularies); an empty file is an error."""
+    lines = [line.strip() for line in _read_text(path).splitlines() if line.strip()]
+    if not lines:
+        raise AnnotationError(f"{path}: no {what} (the file is empty)")
+    return lines
+
+
+def check_field(record: dict, key: str, kind: str, where: str, num_classes: int = 2) -> Any:
+    """``record[key]`` checked (and normalised) to be of ``kind``; raises naming ``where``.
+
+    Kinds: ``text`` a string; ``texts`` a non-empty list of strings (a string becomes a
+    one-item list); ``label`` an integer class in ``0..num_classes-1`` (``"1"`` is accepted,
+    as csv-converted files have it); ``int`` a non-negative integer (``"12"`` too); ``id`` an
+    integer or a string.
+    """
+    if key not in record:
+        raise AnnotationError(f"{where}: '{key}' is missing")
+    value = record[key]
+    if kind == "text" and isinstance(value, str):
+        return value
+    if kind == "texts":
+        values = [value] if isinstance(value, str) else value
+        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+            return values
+    if kind in ("label", "int") and not isinstance(value, (bool, float)):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = -1
+        if number >= 0 and (kind == "int" or number < num_classes):
+            return number
+    if kind == "id" and isinstance(value, (int, str)) and not isinstance(value, bool):
+        return value
+    expected = {
+        "text": "a string",
+        "texts": "a string or a non-empty list of strings",
+        "label": f"an integer class in 0..{num_classes - 1}",
+        "int": "a non-negative integer",
+        "id": "an integer or a string",
+    }[kind]
+    raise AnnotationError(f"{where}: '{key}' must be {expected}, got {value!r:.80}")
+
+
+def _load_json(path: str) -> list[dict[str, Any]]:
+    content = read_json(path)
     items = content.get("data") if isinstance(content, dict) else content
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise AnnotationError(f"{path}: expected {{'data': [objects]}} or a list of objects")

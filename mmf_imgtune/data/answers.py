@@ -61,8 +61,9 @@ class AnswerVocab:
     @classmethod
     def load(cls, path: str) -> AnswerVocab:
         """Read MMF's vocabulary file: one answer a line."""
-        with open(path, encoding="utf-8") as handle:
-            return cls(line.rstrip("\n") for line in handle if line.strip())
+        from mmf_imgtune.data.annotations import read_lines
+
+        return cls(read_lines(path, "answers"))
 
     def save(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -70,6 +71,10 @@ class AnswerVocab:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.writelines(f"{answer}\n" for answer in self.answers)
         os.replace(tmp, path)  # atomic: another process never reads half a file
+
+    def covers(self, answers: list[str]) -> bool:
+        """Whether at least one of the annotator answers is in the vocabulary."""
+        return any(normalize_answer(a) in self.index for a in answers)
 
     def soft_scores(self, answers: list[str]) -> torch.Tensor:
         """Soft target over the vocabulary from annotator answers.
@@ -85,3 +90,29 @@ class AnswerVocab:
             if answer in self.index:
                 scores[self.index[answer]] = min(1.0, count / 3)
         return scores
+
+
+def drop_or_count_uncovered(
+    records: list[dict], vocab: AnswerVocab, where: str, skip: bool
+) -> list[dict]:
+    """Report the questions none of whose answers is in ``vocab`` (never silently).
+
+    Such a question trains toward an all-zero target and can only score 0. ``skip`` (the
+    dataset's ``skip_out_of_vocab_answers``, train split only) leaves them out; else they stay,
+    as in MMF. Returns the records to use.
+    """
+    uncovered = [r for r in records if "answers" in r and not vocab.covers(r["answers"])]
+    if not uncovered:
+        return records
+    share = f"{len(uncovered)} of {len(records)} questions"
+    if skip:
+        print(f"[mmf_imgtune] {where}: skipped {share} with no answer in the vocabulary")
+        dropped = {id(r) for r in uncovered}
+        return [r for r in records if id(r) not in dropped]
+    example = ", ".join(repr(a) for a in uncovered[0]["answers"][:3])
+    print(
+        f"[mmf_imgtune] {where}: {share} have no answer in the {len(vocab)}-answer vocabulary "
+        f"(e.g. {example}); they score 0 (skip_out_of_vocab_answers=true leaves them out of "
+        "training)"
+    )
+    return records

@@ -37,7 +37,5 @@ class BaseDatasetBuilder:
     def require_file(path: str, key: str, source: str) -> str:
         """Fail with the path, the config key that sets it and where the data comes from."""
         if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"Missing data: '{path}' (set by {key}). {source}"
-            )
+            raise FileNotFoundError(f"Missing data: '{path}' (set by {key}). {source}")
         return path

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from omegaconf import DictConfig
 
+from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.trainer.callbacks import build_callbacks
 from mmf_imgtune.trainer.checkpoint_io import AtomicCheckpointIO
 from mmf_imgtune.trainer.loggers import build_loggers
@@ -56,7 +57,7 @@ def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = N
     max_updates = training.max_updates
     max_epochs = training.max_epochs
     if max_updates is None and max_epochs is None:
-        raise ValueError("set training.max_updates or training.max_epochs")
+        raise ConfigError("set training.max_updates or training.max_epochs (both are null)")
     update_frequency = int(training.update_frequency)
     callbacks = build_callbacks(config, save_dir)
     if training.progress_bar:

@@ -15,9 +15,15 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from mmf_imgtune.errors import DataError, MMFImgtuneError
 
-class CheckpointWriteError(OSError):
+
+class CheckpointWriteError(MMFImgtuneError, OSError):
     """Saving failed (e.g. disk full); the previous checkpoint is untouched."""
+
+
+class UnsafeCheckpointError(DataError, RuntimeError):
+    """A checkpoint holds objects that ``weights_only`` loading refuses (they could run code)."""
 
 
 def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
@@ -66,7 +72,7 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as error:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
-            raise RuntimeError(
+            raise UnsafeCheckpointError(
                 f"{path}: refused to load: the checkpoint holds objects other than tensors and "
                 f"plain values, which could run code ({str(error).splitlines()[0]}). Only load "
                 "checkpoints you trust, and re-save them with mmf_imgtune."

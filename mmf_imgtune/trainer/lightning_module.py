@@ -17,11 +17,12 @@ import torch
 import torchmetrics
 from omegaconf import DictConfig
 
+from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.modules.metrics import Metrics
 from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(MMFImgtuneError, FloatingPointError):
     """The loss became NaN/Inf; the message names the update and the batch ids."""
 
 

@@ -59,8 +59,9 @@ def _read_words(path: str) -> list[str]:
             f"word_level.vocab_file '{path}' does not exist; give one word per line, or list "
             "the words under word_level.words."
         )
-    with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip()]
+    from mmf_imgtune.data.annotations import read_lines
+
+    return read_lines(path, "words")
 
 
 _CACHE: dict[str, object] = {}

@@ -1,6 +1,8 @@
 """Import a user plugin folder or module (``env.user_dir`` / ``MMF_USER_DIR``).
 
-The folder's ``__init__.py`` imports the modules that register its classes. The variable
+The folder's ``__init__.py`` imports the modules that register its classes. Only that package
+is imported: its parent folder is not put on ``sys.path``, so files next to it (a stray
+``json.py``, other projects) can neither be imported nor shadow real modules. The variable
 ``MMF_USER_DIR`` is set as a side effect so that DataLoader workers, spawned processes and
 DDP processes started from this one import the same plugin (see ``worker_init``).
 """
@@ -8,6 +10,7 @@ DDP processes started from this one import the same plugin (see ``worker_init``)
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from types import ModuleType
@@ -29,15 +32,34 @@ def import_user_dir(user_dir: str | None) -> ModuleType | None:
                 f"env.user_dir '{user_dir}' must be a package folder with an __init__.py that "
                 "imports your plugin modules"
             )
-        parent, name = os.path.split(folder)
-        if parent not in sys.path:
-            sys.path.insert(0, parent)
-        module_name = name
+        module = _import_package(folder)
     else:
-        module_name = user_dir
-    module = importlib.import_module(module_name)
+        module = importlib.import_module(user_dir)
     _IMPORTED[user_dir] = module
     os.environ["MMF_USER_DIR"] = os.path.abspath(user_dir) if os.path.isdir(user_dir) else user_dir
+    return module
+
+
+def _import_package(folder: str) -> ModuleType:
+    """Import the package at ``folder`` under its folder name, touching nothing else."""
+    name = os.path.basename(folder)
+    existing = sys.modules.get(name)
+    if existing is not None:
+        if os.path.dirname(os.path.abspath(getattr(existing, "__file__", "") or "")) == folder:
+            return existing
+        raise ImportError(
+            f"env.user_dir '{folder}': a module named '{name}' is already imported from "
+            f"{getattr(existing, '__file__', None) or 'elsewhere'}; rename the plugin folder"
+        )
+    init = os.path.join(folder, "__init__.py")
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before exec: the package's own relative imports need it
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return module
 
 

@@ -10,7 +10,6 @@ the ``bleu4``/``cider`` metrics score ``generated_text`` against. Region feature
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import torch
@@ -18,7 +17,7 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.data.annotations import AnnotationError, check_field, read_json
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.registry import registry
 
@@ -31,19 +30,22 @@ SOURCE = (
 
 def load_karpathy(path: str, karpathy_splits: list[str]) -> list[dict]:
     """Images of the given Karpathy splits as ``{cocoid, filepath, filename, captions}``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            images = json.load(handle)["images"]
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
-        raise AnnotationError(
-            f"{path}: not a Karpathy split json with an 'images' list ({error})"
-        ) from None
+    content = read_json(path)
+    images = content.get("images") if isinstance(content, dict) else None
+    if not isinstance(images, list):
+        raise AnnotationError(f"{path}: not a Karpathy split json with an 'images' list")
     records = []
     for number, image in enumerate(images):
+        if not isinstance(image, dict):
+            raise AnnotationError(f"{path}: images[{number}] is not an object")
         if image.get("split") not in karpathy_splits:
             continue
         try:
-            captions = [sentence["raw"].strip() for sentence in image["sentences"]]
+            where = f"{path}: images[{number}]"
+            captions = [
+                check_field(sentence, "raw", "text", f"{where}.sentences").strip()
+                for sentence in image["sentences"]
+            ]
             records.append(
                 {
                     "cocoid": int(image.get("cocoid", image.get("imgid"))),

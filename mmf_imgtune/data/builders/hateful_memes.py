@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
-from mmf_imgtune.data.annotations import load_annotations
+from mmf_imgtune.data.annotations import AnnotationError, check_field, load_annotations
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.modules.metrics import positive_probability
 from mmf_imgtune.registry import registry
@@ -42,10 +42,16 @@ class HatefulMemesDataset(AnnotatedDataset):
             for number, record in enumerate(load_annotations(path), start=1):
                 missing = [f for f in REQUIRED_FIELDS if f not in record]
                 if missing:
-                    raise KeyError(
+                    raise AnnotationError(
                         f"{path}: record {number} lacks {missing}; Hateful Memes lines need "
                         f"{list(REQUIRED_FIELDS)} (and 'label' for train/dev)"
                     )
+                where = f"{path}: record {number}"
+                check_field(record, "id", "int", where)
+                check_field(record, "img", "text", where)
+                check_field(record, "text", "text", where)
+                if "label" in record:
+                    record["label"] = check_field(record, "label", "label", where)
                 records.append(record)
         super().__init__("hateful_memes", config, dataset_type, records)
 

@@ -28,8 +28,8 @@ from mmf_imgtune.data.annotated import (
     release_readers,
     split_paths,
 )
-from mmf_imgtune.data.annotations import AnnotationError, load_annotations
-from mmf_imgtune.data.answers import AnswerVocab, normalize_answer
+from mmf_imgtune.data.annotations import AnnotationError, check_field, load_annotations
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.registry import registry
 
@@ -45,6 +45,15 @@ def load_records(config: DictConfig, split: str) -> list[dict]:
         for number, record in enumerate(load_annotations(path), start=1):
             if "image" not in record or "text" not in record:
                 raise AnnotationError(f"{path}:{number}: a line needs 'image' and 'text'")
+            where = f"{path}:{number}"
+            check_field(record, "image", "text", where)
+            check_field(record, "text", "text", where)
+            if "label" in record:
+                classes = int(config.num_labels)
+                record["label"] = check_field(record, "label", "label", where, classes)
+            for key in ("answers", "caption"):
+                if key in record:
+                    record[key] = check_field(record, key, "texts", where)
             record.setdefault("id", f"{split}_{len(records)}")
             records.append(record)
     return records
@@ -74,6 +83,9 @@ class ImageTextJsonlDataset(AnnotatedDataset):
             train = load_records(config, "train")
             lists = [r["answers"] for r in train if "answers" in r]
             self.vocab = AnswerVocab.from_answer_lists(lists, self.num_answers)
+            skip = bool(config.get("skip_out_of_vocab_answers")) and dataset_type == "train"
+            where = f"{NAME}/{dataset_type}"
+            records = drop_or_count_uncovered(records, self.vocab, where, skip)
         super().__init__(NAME, config, dataset_type, records)
 
     def feature_key(self, record: dict) -> str:

@@ -32,9 +32,7 @@ class ToyDataset(BaseDataset):
         self.features = rng.normal(0, 1, (size, boxes, dim)).astype(np.float32)
         # The image bit lives in the sign of feature 0 of box 0.
         self.features[:, 0, 0] = np.where(self.image_bit == 1, 2.0, -2.0)
-        self.texts = [
-            f"{WORDS[2 * t]} {WORDS[int(rng.integers(0, 4))]}" for t in self.text_bit
-        ]
+        self.texts = [f"{WORDS[2 * t]} {WORDS[int(rng.integers(0, 4))]}" for t in self.text_bit]
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -17,7 +17,6 @@ Targets are MMF's soft scores ``min(1, count/3)`` over the answer vocabulary
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from typing import Any
@@ -27,8 +26,13 @@ from omegaconf import DictConfig, ListConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset
-from mmf_imgtune.data.annotations import AnnotationError, load_annotations
-from mmf_imgtune.data.answers import AnswerVocab, normalize_answer
+from mmf_imgtune.data.annotations import (
+    AnnotationError,
+    check_field,
+    load_annotations,
+    read_json,
+)
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.registry import registry
 
@@ -46,9 +50,8 @@ def _load_json_pair(config: DictConfig, entry: Any, key: str) -> list[dict]:
     questions_path = BaseDatasetBuilder.require_file(
         _abs(config, entry["questions"]), f"{key}.questions", SOURCE
     )
-    with open(questions_path, encoding="utf-8") as handle:
-        content = json.load(handle)
-    if "questions" not in content:
+    content = read_json(questions_path)
+    if not isinstance(content, dict) or not isinstance(content.get("questions"), list):
         raise AnnotationError(
             f"{questions_path}: no 'questions' list; is this a VQA questions file?"
         )
@@ -59,16 +62,29 @@ def _load_json_pair(config: DictConfig, entry: Any, key: str) -> list[dict]:
         annotations_path = BaseDatasetBuilder.require_file(
             _abs(config, entry["annotations"]), f"{key}.annotations", SOURCE
         )
-        with open(annotations_path, encoding="utf-8") as handle:
-            for item in json.load(handle)["annotations"]:
-                answers[int(item["question_id"])] = item
+        released = read_json(annotations_path)
+        if not isinstance(released, dict) or not isinstance(released.get("annotations"), list):
+            raise AnnotationError(
+                f"{annotations_path}: no 'annotations' list; is this a VQA annotations file?"
+            )
+        for number, item in enumerate(released["annotations"]):
+            where = f"{annotations_path}: annotations[{number}]"
+            if not isinstance(item, dict) or not isinstance(item.get("answers"), list):
+                raise AnnotationError(f"{where}: needs 'question_id' and an 'answers' list")
+            answers[int(check_field(item, "question_id", "int", where))] = item
+    if not content["questions"]:
+        raise AnnotationError(f"{questions_path}: the 'questions' list is empty")
     records = []
-    for question in content["questions"]:
+    for number, question in enumerate(content["questions"]):
+        where = f"{questions_path}: questions[{number}]"
+        if not isinstance(question, dict):
+            raise AnnotationError(f"{where}: not an object")
+        image_id = check_field(question, "image_id", "int", where)
         record = {
-            "question_id": int(question["question_id"]),
-            "image_id": int(question["image_id"]),
-            "image_name": f"COCO_{subtype}_{int(question['image_id']):012d}",
-            "question": question["question"],
+            "question_id": check_field(question, "question_id", "int", where),
+            "image_id": image_id,
+            "image_name": f"COCO_{subtype}_{image_id:012d}",
+            "question": check_field(question, "question", "text", where),
         }
         annotation = answers.get(record["question_id"])
         if answers and annotation is None:
@@ -77,7 +93,10 @@ def _load_json_pair(config: DictConfig, entry: Any, key: str) -> list[dict]:
                 f"the annotations file; are the questions and annotations of the same split?"
             )
         if annotation is not None:
-            record["answers"] = [a["answer"] for a in annotation["answers"]]
+            where = f"{annotations_path}: question {record['question_id']}"
+            record["answers"] = [
+                check_field(a, "answer", "text", where) for a in annotation["answers"]
+            ]
             record["answer"] = annotation.get("multiple_choice_answer")
         records.append(record)
     return records
@@ -148,6 +167,8 @@ class VQA2Dataset(AnnotatedDataset):
         self.vocab = answer_vocab(config)
         self.num_answers = int(config.num_answers)
         records = load_vqa_records(config, dataset_type)
+        skip = bool(config.get("skip_out_of_vocab_answers")) and dataset_type == "train"
+        records = drop_or_count_uncovered(records, self.vocab, f"vqa2/{dataset_type}", skip)
         super().__init__("vqa2", config, dataset_type, records)
 
     def record_id(self, record: dict) -> Any:

@@ -50,6 +50,18 @@ def build_bert(config: DictConfig, model_class: Any = None, **extra: Any) -> nn.
     return model_class.from_pretrained(str(name), **extra)
 
 
+def check_positions(bert: nn.Module, length: int, what: str = "the text") -> None:
+    """Fail clearly when a sequence is longer than BERT's position table (instead of a tensor
+    size mismatch deep inside the embeddings)."""
+    limit = int(bert.config.max_position_embeddings)
+    if length > limit:
+        raise ValueError(
+            f"{what} is {length} tokens but the BERT encoder has max_position_embeddings="
+            f"{limit}; lower dataset_config.<dataset>.processors.text_processor.params."
+            "max_seq_length (or max_features), or use a BERT with more positions"
+        )
+
+
 class TextEncoder(nn.Module):
     """BERT over ``input_ids``/``input_mask``/``segment_ids``; returns the pooled [CLS].
 
@@ -64,6 +76,7 @@ class TextEncoder(nn.Module):
 
     def forward(self, sample_list: Any) -> torch.Tensor:
         """Returns: (B, H) pooled text."""
+        check_positions(self.bert, sample_list["input_ids"].size(1))
         output = self.bert(
             input_ids=sample_list["input_ids"],
             attention_mask=sample_list["input_mask"],

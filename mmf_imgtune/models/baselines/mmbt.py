@@ -18,7 +18,12 @@ import torch
 from torch import nn
 
 from mmf_imgtune.models.base_model import BaseModel
-from mmf_imgtune.models.baselines.encoders import TextEncoder, build_image_encoder, mlp_head
+from mmf_imgtune.models.baselines.encoders import (
+    TextEncoder,
+    build_image_encoder,
+    check_positions,
+    mlp_head,
+)
 from mmf_imgtune.registry import registry
 
 
@@ -72,5 +77,6 @@ class MMBT(BaseModel):
 
     def forward(self, sample_list: Any) -> dict:
         embeds, mask, segments = self._sequence(sample_list)
+        check_positions(self.text.bert, embeds.size(1), "the text with the image tokens")
         output = self.text.bert(inputs_embeds=embeds, attention_mask=mask, token_type_ids=segments)
         return {"scores": self.classifier(output.pooler_output)}

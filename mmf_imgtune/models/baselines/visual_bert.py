@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from mmf_imgtune.models.base_model import BaseModel
-from mmf_imgtune.models.baselines.encoders import build_bert, build_image_encoder, mlp_head
+from mmf_imgtune.models.baselines.encoders import (
+    build_bert,
+    build_image_encoder,
+    check_positions,
+    mlp_head,
+)
 from mmf_imgtune.registry import registry
 
 
@@ -38,6 +43,7 @@ class VisualBert(BaseModel):
 
     def forward(self, sample_list: Any) -> dict:
         visual, visual_mask = self.image(sample_list)  # (B, N, D[+5]), (B, N)
+        check_positions(self.bert, sample_list["input_ids"].size(1))
         output = self.bert(
             input_ids=sample_list["input_ids"],
             attention_mask=sample_list["input_mask"],

@@ -67,7 +67,9 @@ class ImgTune(BaseModel):
             hf_model = lm_lib.apply_lora(hf_model, cfg.lm.lora)
         self.lm = hf_model
         hidden = int(self._hf_model().config.hidden_size)
-        self.region_encoder = RegionEncoder.from_config(cfg.region_encoder, hidden)
+        self.region_encoder = RegionEncoder.from_config(
+            cfg.region_encoder, hidden, "model_config.imgtune.region_encoder"
+        )
         self.xattn_layers: list = []
         if cfg.fusion in ("cross_attention", "both"):
             xa = cfg.cross_attention
@@ -152,6 +154,7 @@ class ImgTune(BaseModel):
         if prefix:
             embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
             mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
+        self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         context = contextlib.nullcontext()
@@ -173,6 +176,29 @@ class ImgTune(BaseModel):
                 output_attentions=attentions,
             )
         return out, (tokens.size(1) if prefix else 0)
+
+    def _check_context(self, mask: torch.Tensor, visual_tokens: int, new_tokens: int = 0) -> None:
+        """Fail instead of running past the LLM's positions: RoPE models would not raise,
+        they would silently read positions they were never trained on.
+
+        mask: (B, L) attention mask of the LLM input (visual prefix included); positions count
+        its ones, so padding does not count.
+        """
+        limit = getattr(self._hf_model().config, "max_position_embeddings", None)
+        if limit is None or mask.size(1) + new_tokens <= int(limit):
+            return  # the common case, decided without reading the mask (no GPU sync)
+        length = int(mask.sum(dim=1).max())
+        if length + new_tokens <= int(limit):
+            return
+        parts = f"text and up to {visual_tokens} visual tokens"
+        if new_tokens:
+            parts += f" + {new_tokens} generated (generation.max_new_tokens)"
+        raise ValueError(
+            f"the LLM input needs {length + new_tokens} positions ({parts}), more than its "
+            f"max_position_embeddings={limit} (model_config.imgtune.lm). Lower the llm_prompt "
+            "processor's max_seq_length, the dataset's max_features (or use the resampler's "
+            "num_latents), or generation.max_new_tokens"
+        )
 
     def _text_inputs(self, sample_list: Any, prompt_only: bool):
         if prompt_only and "prompt_ids" in sample_list:
@@ -266,6 +292,14 @@ class ImgTune(BaseModel):
             return out.logits[:, -1]
 
         mask = sample_list["prompt_mask"]
+        if self.config.fusion in ("prefix", "both"):
+            full_mask, prefix = (
+                torch.cat([visual["mask"].to(mask.dtype), mask], 1),
+                visual["mask"].size(1),
+            )
+        else:
+            full_mask, prefix = mask, 0
+        self._check_context(full_mask, prefix, max_new_tokens)
         if num_beams > 1:
             tokens = beam_decode(
                 logits_fn,

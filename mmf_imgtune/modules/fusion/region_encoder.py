@@ -49,8 +49,11 @@ class RegionEncoder(nn.Module):
         num_object_classes: int = 0,
         feature_norm: bool = True,
         resampler: dict | None = None,
+        config_key: str = "region_encoder",
     ):
         super().__init__()
+        self.feature_dim = feature_dim
+        self.config_key = config_key  # named in the errors about bad input
         self.use_box_geometry = use_box_geometry
         self.feature_norm = nn.LayerNorm(feature_dim) if feature_norm else nn.Identity()
         in_dim = feature_dim + (5 if use_box_geometry else 0)
@@ -61,10 +64,13 @@ class RegionEncoder(nn.Module):
         self.resampler = PerceiverResampler(hidden_size, **resampler) if resampler else None
 
     @classmethod
-    def from_config(cls, config: Any, hidden_size: int) -> RegionEncoder:
+    def from_config(
+        cls, config: Any, hidden_size: int, config_key: str = "region_encoder"
+    ) -> RegionEncoder:
         """Build from ``model_config.imgtune.region_encoder`` and the LLM width."""
         resampler = config.resampler
         return cls(
+            config_key=config_key,
             feature_dim=int(config.feature_dim),
             hidden_size=hidden_size,
             projector=str(config.projector),
@@ -101,6 +107,12 @@ class RegionEncoder(nn.Module):
             ``mask`` (B, K) bool, ``region_mask`` (B, N) bool, and with the resampler
             ``region_attention`` (B, K, N) head-averaged weights of latents over regions.
         """
+        if features.size(-1) != self.feature_dim:
+            raise ValueError(
+                f"image_feature_0 has width {features.size(-1)} but {self.config_key}.feature_dim "
+                f"is {self.feature_dim}; set it to the width of the feature files (e.g. 2048 for "
+                "Detectron2 R101 FPN, 1280 for MobileNetV2 pooled)"
+            )
         mask = region_mask(num_boxes, features.size(1))  # (B, N)
         keep = mask.unsqueeze(-1).to(features.dtype)
         # Zero padded rows before any layer so their content cannot leak (e.g. via LayerNorm).
@@ -114,7 +126,15 @@ class RegionEncoder(nn.Module):
             inputs = torch.cat([inputs, boxes_5d.to(inputs.dtype) * keep], dim=-1)
         tokens = self.projector(inputs)  # (B, N, H)
         if self.object_embedding is not None and objects is not None:
-            ids = objects.long().clamp(0, self.object_embedding.num_embeddings - 1)
+            ids = objects.long() * mask.long()  # padded boxes: id 0, masked out below
+            classes = self.object_embedding.num_embeddings
+            if ids.numel() and (ids.min() < 0 or ids.max() >= classes):
+                raise ValueError(
+                    f"image_info_0.objects holds class id {int(ids.max())} (min "
+                    f"{int(ids.min())}), outside 0..{classes - 1} of "
+                    f"{self.config_key}.num_object_classes={classes}; set it to the detector's "
+                    "class count, or 0 to ignore object labels"
+                )
             tokens = tokens + self.object_embedding(ids)
         tokens = tokens * keep
         out = {"tokens": tokens, "mask": mask, "region_mask": mask}

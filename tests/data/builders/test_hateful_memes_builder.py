@@ -89,7 +89,7 @@ def test_malformed_line_names_file_and_line(data_dir):
     with pytest.raises(AnnotationError, match=r"train\.jsonl:3: invalid JSON"):
         load_split("hateful_memes", "train", *FEATURES)
     write_jsonl(path, [{"id": 1, "text": "no image"}])
-    with pytest.raises(KeyError, match=r"train\.jsonl: record 1 lacks \['img'\]"):
+    with pytest.raises(AnnotationError, match=r"train\.jsonl: record 1 lacks \['img'\]"):
         load_split("hateful_memes", "train", *FEATURES)
 
 
