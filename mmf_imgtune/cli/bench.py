@@ -5,7 +5,8 @@
 
 Each (model, seed) runs ``mmf_run`` in its own process (a crash or out-of-memory in one model
 leaves the others running; peak memory is per model). Finished runs are reused when the same
-``--out`` is given again, so an interrupted suite resumes. Writes ``results.md``,
+``--out`` is given again, and a run killed half-way continues from its last checkpoint, so an
+interrupted suite resumes. Writes ``results.md``,
 ``results.json`` and ``results.png`` into ``--out``.
 """
 

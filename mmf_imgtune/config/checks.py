@@ -109,8 +109,10 @@ def check_override(config: DictConfig, key: str, value: str) -> None:
             "Keys must exist in the runtime, model or dataset defaults or the config= file."
         )
     old = OmegaConf.select(config, key, throw_on_resolution_failure=False)
-    new = OmegaConf.from_dotlist([f"x={value}"]).x
-    check_type(key, old, new, "command line")
+    parsed = OmegaConf.from_dotlist([f"x={value}"])
+    if OmegaConf.is_interpolation(parsed, "x"):
+        return  # checked when the config is resolved
+    check_type(key, old, parsed.x, "command line")
 
 
 def check_file_keys(defaults: DictConfig, file_config: DictConfig, path: str) -> None:

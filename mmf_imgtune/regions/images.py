@@ -11,12 +11,19 @@ else the file's folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_image, read_file
+
+from mmf_imgtune.data.annotations import (
+    AnnotationError,
+    check_field,
+    load_annotations,
+    read_json,
+    read_lines,
+)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -26,13 +33,16 @@ def _key(path: Path, root: Path) -> str:
 
 
 def _coco(path: Path, root: Path) -> tuple[list[tuple[str, str]], dict[str, np.ndarray]]:
-    data = json.loads(path.read_text())
-    if "images" not in data:
-        raise ValueError(f"{path}: a COCO annotation file needs an 'images' list")
+    data = read_json(str(path))
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise AnnotationError(f"{path}: a COCO annotation file needs an 'images' list")
     items, by_id = [], {}
-    for image in data["images"]:
-        key = str(Path(image["file_name"]).with_suffix(""))
-        items.append((key, str(root / image["file_name"])))
+    for number, image in enumerate(data["images"]):
+        if not isinstance(image, dict) or "id" not in image:
+            raise AnnotationError(f"{path}: images[{number}] needs 'id' and 'file_name'")
+        name = check_field(image, "file_name", "text", f"{path}: images[{number}]")
+        key = str(Path(name).with_suffix(""))
+        items.append((key, str(root / name)))
         by_id[image["id"]] = key
     boxes: dict[str, list] = {}
     for ann in data.get("annotations", []):
@@ -43,13 +53,12 @@ def _coco(path: Path, root: Path) -> tuple[list[tuple[str, str]], dict[str, np.n
 
 def _jsonl(path: Path, root: Path) -> tuple[list[tuple[str, str]], dict[str, np.ndarray]]:
     items, boxes = [], {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for number, record in enumerate(load_annotations(str(path)), 1):
         name = record.get("image") or record.get("img") or record.get("file_name")
-        if name is None:
-            raise ValueError(f"{path}:{number}: needs an 'image', 'img' or 'file_name' field")
+        if not isinstance(name, str):
+            raise AnnotationError(
+                f"{path}: record {number} needs an 'image', 'img' or 'file_name' string"
+            )
         key = str(record.get("id", Path(name).with_suffix("")))
         items.append((key, str(root / name)))
         if "boxes" in record:
@@ -75,7 +84,7 @@ def list_images(
     if path.suffix == ".jsonl":
         return _jsonl(path, root)
     if path.suffix == ".txt":
-        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        lines = read_lines(str(path), "image paths")
         return [(Path(line).stem, str(root / line)) for line in lines], {}
     raise ValueError(
         f"--images {images}: give a folder of images or an annotation file (.json COCO, "
