@@ -70,11 +70,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
     apply_threads(args)
+    from mmf_imgtune.errors import MMFImgtuneError
     from mmf_imgtune.regions import extract_features
 
     try:
         summary = extract_features(args.pop("images"), args.pop("output"), **args)
-    except (ImportError, ValueError, FileNotFoundError) as error:
+    except (ImportError, ValueError, FileNotFoundError, MMFImgtuneError) as error:
         print(f"mmf_imgtune_extract: error: {error}", file=sys.stderr)
         return 2
     print(summary)

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mmf_imgtune.errors import DataError, MMFImgtuneError
+from mmf_imgtune.utils.processes import pid_alive
 
 
 class CheckpointWriteError(MMFImgtuneError, OSError):
@@ -30,6 +31,7 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
     """Call ``write(file_object)`` into ``<path>.tmp``, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
@@ -50,6 +52,15 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files of writers of ``path`` that were killed mid-write (a
+    SIGKILL leaves them behind; for an LLM checkpoint each is gigabytes)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp.*"):
+        pid = tmp.name.rsplit(".", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -16,6 +16,7 @@ through the restricted unpickler (``mmf_imgtune.utils.safe_pickle``) unless
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from mmf_imgtune.data.features.info import boxes_to_5d, pad_region_sample
 from mmf_imgtune.data.features.lmdb_store import LmdbFeatureStore
 from mmf_imgtune.data.features.npy_store import NpyFeatureStore
-from mmf_imgtune.errors import DataError
+from mmf_imgtune.errors import DataError, MMFImgtuneError
 from mmf_imgtune.utils.safe_pickle import UnsafePickleError
 
 FORMATS = ("npy", "lmdb")
@@ -32,6 +33,18 @@ FORMATS = ("npy", "lmdb")
 
 class FeatureFileError(DataError):
     """A feature file (or LMDB value) is unreadable or malformed; names the path and key."""
+
+
+class FeatureWriteError(MMFImgtuneError, OSError):
+    """Writing features failed (disk full); the keys written before are intact."""
+
+
+def _out_of_space(error: BaseException) -> bool:
+    import lmdb
+
+    return isinstance(error, (lmdb.MapFullError, lmdb.DiskError)) or (
+        isinstance(error, OSError) and error.errno == errno.ENOSPC
+    )
 
 
 def is_lmdb_path(path: str) -> bool:
@@ -157,10 +170,23 @@ class FeatureWriter:
             image_width=int(info["image_width"]),
             image_height=int(info["image_height"]),
         )
-        self.store.write(key, features, record)
+        self._guarded(key, lambda: self.store.write(key, features, record))
 
     def close(self) -> None:
-        self.store.close()
+        self._guarded(None, self.store.close)
+
+    def _guarded(self, key: str | None, action) -> None:
+        try:
+            action()
+        except Exception as error:
+            if not _out_of_space(error):
+                raise
+            at = f" at key '{key}'" if key else ""
+            raise FeatureWriteError(
+                errno.ENOSPC,
+                f"no space left while writing features to {self.path}{at}; the keys written "
+                "before are intact. Free disk space and run again: finished keys are skipped.",
+            ) from None
 
     def __enter__(self) -> FeatureWriter:
         return self

@@ -170,8 +170,11 @@ class LmdbFeatureStore:
 
     def close(self) -> None:
         if self._writing:
-            self.flush()
-            self._env.sync()
-            self._env.close()
-            self._env = None
-            self._writing = False
+            try:
+                self.flush()
+                self._env.sync()
+            finally:  # even when the last commit fails (disk full): release the environment
+                self._pending = {}
+                self._env.close()
+                self._env = None
+                self._writing = False

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mmf_imgtune.data.features.npy_format import read_npy
+from mmf_imgtune.utils.processes import pid_alive
 
 INFO_SUFFIX = "_info.npy"
 TMP_MARK = ".tmp-"
@@ -28,16 +29,6 @@ def normalise_key(key: str) -> str:
             "absolute), e.g. 'COCO_train2014_000000000009' or 'train/42'"
         )
     return key
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def atomic_save(path: Path, array: np.ndarray, fsync: bool, allow_pickle: bool = False) -> None:
@@ -117,7 +108,7 @@ class NpyFeatureStore:
         # Temp files of writers that died mid-write are removed; live writers' are kept.
         for tmp in self.path.rglob(f"*{TMP_MARK}*"):
             pid = tmp.name.rsplit(TMP_MARK, 1)[-1]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def write(self, key: str, features: np.ndarray, info: dict) -> None:
