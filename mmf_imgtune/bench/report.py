@@ -50,6 +50,8 @@ def summarise(suite: Suite, runs: dict[int, dict]) -> dict:
     summary["parameters"] = ok[0]["parameters"]
     summary["trainable_parameters"] = ok[0]["trainable_parameters"]
     summary["train_seconds"] = _mean([r["train_seconds"] for r in ok])
+    # A run resumed after a crash timed only its second part: the table flags its time.
+    summary["runs_resumed"] = sum(r.get("resumed_from_update") is not None for r in ok)
     summary["samples_per_s"] = _mean([r.get("samples_per_s") for r in ok])
     summary["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
     gpu = [r["peak_gpu_mb"] for r in ok if r.get("peak_gpu_mb") is not None]
@@ -128,13 +130,19 @@ def markdown_table(suite: Suite, results: dict) -> str:
             *(_metric_cell(summary, k) for k in others),
             f"{summary['parameters']:,}",
             f"{summary['trainable_parameters']:,}",
-            _fmt(summary["train_seconds"]),
+            _fmt(summary["train_seconds"]) + ("*" if summary.get("runs_resumed") else ""),
             _fmt(summary["samples_per_s"]),
             _fmt(summary["peak_rss_mb"], 0),
             *([_fmt(summary["peak_gpu_mb"], 0)] if gpu else []),
             runs,
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(s.get("runs_resumed") for s in summaries.values()):
+        lines += [
+            "",
+            "\\* some runs were resumed after a crash (`resumed_from_update` in results.json); "
+            "their train time counts only the part after the resume.",
+        ]
     failed = [(name, s["error"]) for name, s in summaries.items() if s["runs_failed"]]
     if failed:
         lines += ["", "Failed runs (see `runs/<model>/seed_<n>/stderr.log`):"]

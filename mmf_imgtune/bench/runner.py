@@ -134,7 +134,7 @@ def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: floa
     result["curve"] = read_curve(save_dir, f"val/{metric}", result.get("num_updates"))
     result["samples_per_s"] = mean_logged(save_dir, "train/samples_per_s")
     result["wall_seconds"] = wall
-    # train_seconds then covers only the resumed part: the table marks such runs.
+    # train_seconds then covers only the resumed part: the table flags such runs' time.
     result["resumed_from_update"] = resumed_from
     result["main_metric"] = result["metrics"].get(f"{split}/{metric}")
     write_json(result_path, result)

@@ -134,6 +134,10 @@ class Detectron2Backend(RegionBackend):
         for index, props in enumerate(proposal_boxes):
             count = len(props)
             stop = start + count
+            if count == 0:  # the RPN found nothing (a blank image): an image without regions
+                results.append(_no_regions(self.feature_dim))
+                start = stop
+                continue
             # Our selection expects background first, class-specific boxes (Ki, C+1, 4).
             scores = torch.cat([probs[index][:, -1:], probs[index][:, :-1]], dim=1)
             per_class = class_boxes[index].reshape(count, -1, 4)
@@ -158,3 +162,12 @@ class Detectron2Backend(RegionBackend):
             )
             start = stop
         return results
+
+
+def _no_regions(feature_dim: int) -> RegionResult:
+    return RegionResult(
+        boxes=np.zeros((0, 4), np.float32),
+        features=np.zeros((0, feature_dim), np.float32),
+        objects=np.zeros(0, np.int64),
+        cls_prob=np.zeros(0, np.float32),
+    )

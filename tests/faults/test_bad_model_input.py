@@ -98,3 +98,25 @@ def test_bert_baselines_name_max_seq_length_when_text_is_too_long(name):
     times = limit // batch["input_ids"].size(1) + 1
     with pytest.raises(ValueError, match=rf"max_position_embeddings={limit}; lower .*max_seq"):
         model(_longer(batch, times))
+
+
+@pytest.mark.parametrize(
+    ("fusion", "resampler"),
+    [("prefix", False), ("cross_attention", False), ("both", True)],
+)
+def test_imgtune_image_without_regions_stays_finite(fusion, resampler):
+    """A detector may find nothing (a blank image): all-masked attention must not give NaN."""
+    model = build_imgtune(fusion=fusion, **{"region_encoder.resampler.enabled": resampler})
+    batch = make_batch()
+    batch.image_info_0["num_boxes"][0] = 0
+    output = model(batch)
+    assert torch.isfinite(output["scores"]).all()
+    assert all(torch.isfinite(loss) for loss in output["losses"].values())
+
+
+# butd needs caption batches: its zero-region case is in tests/models/baselines/test_butd.py
+@pytest.mark.parametrize("name", [n for n in REGION_BASELINES if n != "butd"])
+def test_baseline_image_without_regions_stays_finite(name):
+    batch = synthetic_batch()
+    batch.image_info_0["num_boxes"][0] = 0
+    assert torch.isfinite(build_baseline(name)(batch)["scores"]).all()

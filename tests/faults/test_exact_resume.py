@@ -152,6 +152,9 @@ def test_bench_resumes_a_killed_run_from_its_checkpoint(tmp_path, plugin_dir, ca
     assert run_a["metrics"] == run_b["metrics"]
     assert run_a["curve"] == run_b["curve"] and [u for u, _ in run_b["curve"]] == [4, 8, 12]
     assert run_b["resumed_from_update"] == 8 and run_a["resumed_from_update"] is None
+    table = (crashed / "results.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| concat_bert |"))
+    assert "* |" in row and "train time counts only the part after the resume" in table
 
 
 def test_bench_discards_a_partial_run_made_with_other_arguments(tmp_path, plugin_dir, capsys):

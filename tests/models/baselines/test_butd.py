@@ -120,3 +120,12 @@ def test_prediction_rows_carry_the_generated_caption():
     rows = model.format_for_prediction(batch, output)
     assert [row["id"] for row in rows] == [7, 9]
     assert [row["caption"] for row in rows] == output["generated_text"]
+
+
+def test_image_without_regions_stays_finite():
+    model, batch = _model(), _batch()
+    batch.image_info_0["num_boxes"][0] = 0  # a detector found nothing
+    output = model(batch)
+    assert torch.isfinite(output["scores"]).all()
+    assert all(torch.isfinite(loss) for loss in output["losses"].values())
+    assert len(model.eval().generate(batch)) == 2
