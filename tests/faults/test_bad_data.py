@@ -4,6 +4,7 @@ wrong sample."""
 
 import json
 
+import numpy as np
 import pytest
 from mmf_layouts import (
     load_split,
@@ -192,3 +193,16 @@ def test_extractor_image_lists_empty_or_not_utf8(suffix, tmp_path):
     path.write_bytes(latin1)
     with pytest.raises(AnnotationError, match=rf"images\{suffix}:2: not UTF-8"):
         list_images(str(path))
+
+
+def test_feature_store_mixing_two_widths_names_the_odd_key(tmp_path):
+    from mmf_imgtune.data.features import FeatureFileError, FeatureReader, FeatureWriter
+
+    info = {"bbox": np.zeros((2, 4), np.float32), "image_width": 8, "image_height": 8}
+    with FeatureWriter(str(tmp_path / "feats")) as writer:
+        writer.write("a", np.ones((2, 2048), np.float32), info)
+        writer.write("b", np.ones((2, 1024), np.float32), info)
+    reader = FeatureReader(str(tmp_path / "feats"), max_features=4)
+    assert reader.read("a")[0].shape == (4, 2048)
+    with pytest.raises(FeatureFileError, match=r"feats:b: 1024-d features, but .* 2048-d"):
+        reader.read("b")

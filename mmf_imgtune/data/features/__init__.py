@@ -77,6 +77,9 @@ class FeatureReader:
         self.format = "lmdb" if is_lmdb_path(path) else "npy"
         store = LmdbFeatureStore if self.format == "lmdb" else NpyFeatureStore
         self.store = store(self.path, allow_unsafe_pickle=allow_unsafe_pickle)
+        # Width of the first key read: a store mixing extractions (2048-d and 1024-d keys)
+        # is reported at the odd key, not as a shape error deep in a batch.
+        self.feature_dim: int | None = None
 
     def has(self, key: str) -> bool:
         return self.store.has(key)
@@ -111,10 +114,19 @@ class FeatureReader:
         except malformed as error:
             raise FeatureFileError(f"{source}: unreadable region features ({error})") from None
         try:
-            return pad_region_sample(features, info, self.max_features, source)
+            padded, padded_info = pad_region_sample(features, info, self.max_features, source)
         except malformed as error:
             # Wrong shapes, types or missing fields in an untrusted file.
             raise FeatureFileError(f"{source}: malformed region features ({error})") from None
+        width = int(padded.shape[-1])
+        if self.feature_dim is None:
+            self.feature_dim = width
+        elif width != self.feature_dim:
+            raise FeatureFileError(
+                f"{source}: {width}-d features, but the keys read before from this store are "
+                f"{self.feature_dim}-d; it mixes two extractions. Re-extract into a fresh path"
+            )
+        return padded, padded_info
 
 
 class FeatureWriter:
