@@ -2,36 +2,64 @@
 
 Our own loop rather than HF ``generate`` because the prefix (visual tokens, padded boxes
 masked, left-padded prompt) needs explicit ``position_ids`` and the cross-attention layers need
-their visual tokens expanded per beam. It re-runs the whole sequence every step (no KV cache):
-fine for short answers and captions; long generations from big LLMs would want a cached loop.
+their visual tokens expanded per beam. With a KV cache (``generation.use_cache``, the default)
+each step feeds only the new token and beams reorder the cache; without it every step re-runs
+the whole sequence (same tokens, for models whose cache misbehaves).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-# logits_fn(inputs_embeds (R, L, H), attention_mask (R, L)) -> next-token logits (R, V);
-# R is a multiple of the batch size (rows are ``repeat_interleave``d per beam).
-LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# step_fn(inputs_embeds (R, N, H), attention_mask (R, L), cache) -> (next-token logits (R, V),
+# cache). The mask covers the whole text so far (L >= N); with a cache (not None) the inputs
+# are the N newest positions only, without one (None in, None out) they are all L. R is a
+# multiple of the batch size (rows are ``repeat_interleave``d per beam).
+StepFn = Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _append(embeds, mask, embed: EmbedFn, tokens):
-    new = embed(tokens.view(-1, 1)).to(embeds.dtype)  # (R, 1, H)
-    ones = torch.ones(mask.size(0), 1, dtype=mask.dtype, device=mask.device)
-    return torch.cat([embeds, new], dim=1), torch.cat([mask, ones], dim=1)
+class _Sequence:
+    """The text fed so far: full embeddings (uncached) or the pending new ones (cached)."""
+
+    def __init__(self, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool):
+        self.full, self.mask, self.use_cache = embeds, mask, use_cache
+        self.pending = embeds
+        self.cache: Any = None
+
+    def step(self, step_fn: StepFn) -> torch.Tensor:
+        logits, cache = step_fn(self.pending, self.mask, self.cache)
+        self.cache = cache if self.use_cache else None
+        return logits
+
+    def append(self, embed: EmbedFn, tokens: torch.Tensor, rows: torch.Tensor | None = None):
+        """Add one token per row, after keeping ``rows`` (beam reordering) if given."""
+        if rows is not None:
+            self.mask = self.mask[rows]
+            self.full = self.full[rows] if not self.use_cache else self.full
+            if self.cache is not None:
+                self.cache.reorder_cache(rows)
+        new = embed(tokens.view(-1, 1)).to(self.full.dtype)  # (R, 1, H)
+        ones = torch.ones(self.mask.size(0), 1, dtype=self.mask.dtype, device=self.mask.device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
+        if self.use_cache:
+            self.pending = new
+        else:
+            self.full = self.pending = torch.cat([self.full, new], dim=1)
 
 
 @torch.no_grad()
 def greedy_decode(
-    logits_fn: LogitsFn,
+    step_fn: StepFn,
     embed: EmbedFn,
     embeds: torch.Tensor,
     mask: torch.Tensor,
     max_new_tokens: int,
     eos_id: int,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Args:
         embeds: (B, L, H) prefix embeddings; mask: (B, L) 0/1 attention mask.
@@ -39,22 +67,23 @@ def greedy_decode(
     Returns:
         (B, <= max_new_tokens) long token ids; after EOS every position holds EOS.
     """
+    sequence = _Sequence(embeds, mask, use_cache)
     tokens = embeds.new_zeros(embeds.size(0), 0, dtype=torch.long)
     done = torch.zeros(embeds.size(0), dtype=torch.bool, device=embeds.device)
     for _ in range(max_new_tokens):
-        step = logits_fn(embeds, mask).argmax(dim=-1)  # (B,)
+        step = sequence.step(step_fn).argmax(dim=-1)  # (B,)
         step = torch.where(done, torch.full_like(step, eos_id), step)
         tokens = torch.cat([tokens, step.unsqueeze(1)], dim=1)
         done = done | (step == eos_id)
         if bool(done.all()):
             break
-        embeds, mask = _append(embeds, mask, embed, step)
+        sequence.append(embed, step)
     return tokens
 
 
 @torch.no_grad()
 def beam_decode(
-    logits_fn: LogitsFn,
+    step_fn: StepFn,
     embed: EmbedFn,
     embeds: torch.Tensor,
     mask: torch.Tensor,
@@ -62,6 +91,7 @@ def beam_decode(
     eos_id: int,
     num_beams: int,
     length_penalty: float = 1.0,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Beam search; the best beam by summed log-probability / length**length_penalty.
 
@@ -72,15 +102,18 @@ def beam_decode(
         (B, <= max_new_tokens) long token ids, EOS-filled after the end.
     """
     batch = embeds.size(0)
-    embeds = embeds.repeat_interleave(num_beams, dim=0)  # (B*beams, L, H)
-    mask = mask.repeat_interleave(num_beams, dim=0)
+    sequence = _Sequence(
+        embeds.repeat_interleave(num_beams, dim=0),  # (B*beams, L, H)
+        mask.repeat_interleave(num_beams, dim=0),
+        use_cache,
+    )
     scores = torch.zeros(batch, num_beams, device=embeds.device)
     scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
     tokens = embeds.new_zeros(batch * num_beams, 0, dtype=torch.long)
     finished = torch.zeros(batch * num_beams, dtype=torch.bool, device=embeds.device)
     lengths = torch.zeros(batch * num_beams, device=embeds.device)
     for _ in range(max_new_tokens):
-        logp = logits_fn(embeds, mask).float().log_softmax(dim=-1)  # (B*beams, V)
+        logp = sequence.step(step_fn).float().log_softmax(dim=-1)  # (B*beams, V)
         vocab = logp.size(-1)
         # A finished beam only extends with EOS at no cost, so its score stays fixed.
         logp[finished] = float("-inf")
@@ -97,7 +130,7 @@ def beam_decode(
         tokens = torch.cat([tokens[source], step.unsqueeze(1)], dim=1)
         if bool(finished.all()):
             break
-        embeds, mask = _append(embeds[source], mask[source], embed, step)
+        sequence.append(embed, step, rows=source)
     normalised = scores.view(-1) / lengths.clamp(min=1) ** length_penalty
     best = normalised.view(batch, num_beams).argmax(dim=-1)  # (B,)
     rows = torch.arange(batch, device=best.device) * num_beams + best

@@ -11,6 +11,7 @@ HF class).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -191,3 +192,17 @@ def set_trainable(model: nn.Module, lm_prefix: str, mode: str, unfreeze: list[st
         mode,
     )
     return trainable
+
+
+def cache_argument(hf_model: nn.Module) -> str:
+    """The name under which ``hf_model.forward`` takes its KV cache: ``cache`` since
+    transformers 5.24, ``past_key_values`` before (an unknown keyword would be swallowed by
+    ``**kwargs`` and the cache silently ignored)."""
+    parameters = inspect.signature(hf_model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache an HF model output returns, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)

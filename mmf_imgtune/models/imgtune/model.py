@@ -143,20 +143,36 @@ class ImgTune(BaseModel):
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.lm.get_input_embeddings()(ids)
 
-    def _run_lm(self, embeds, mask, visual, record=None, hidden_states=False, attentions=False):
+    def _run_lm(
+        self,
+        embeds,
+        mask,
+        visual,
+        record=None,
+        hidden_states=False,
+        attentions=False,
+        past_key_values=None,
+        use_cache=False,
+    ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
+
+        With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
+        only the newest text positions while ``mask`` (B, L) still covers all the text; the
+        visual prefix is already in the cache.
 
         Returns:
             the HF output and the prefix length P (text positions start at P).
         """
         prefix = self.config.fusion in ("prefix", "both") and visual is not None
         tokens, vmask = (visual["tokens"], visual["mask"]) if visual is not None else (None, None)
+        cached = past_key_values is not None and past_key_values.get_seq_length() > 0
         if prefix:
-            embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
+            if not cached:
+                embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
             mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
         self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
-        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
         context = contextlib.nullcontext()
         if self.xattn_layers and visual is not None:
             repeat = embeds.size(0) // tokens.size(0)  # > 1 inside beam search
@@ -166,12 +182,16 @@ class ImgTune(BaseModel):
                 vmask.repeat_interleave(repeat, 0),
                 record,
             )
+        cache = {}
+        if past_key_values is not None:
+            cache[lm_lib.cache_argument(self._hf_model())] = past_key_values
         with context:
             out = self.lm(
                 inputs_embeds=embeds,
                 attention_mask=mask,
                 position_ids=positions,
-                use_cache=False,
+                use_cache=use_cache,
+                **cache,
                 output_hidden_states=hidden_states,
                 output_attentions=attentions,
             )
@@ -285,11 +305,19 @@ class ImgTune(BaseModel):
         prompt = self._embed(sample_list["prompt_ids"])
         eos = self.tokenizer.eos_token_id
 
-        def logits_fn(embeds: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        use_cache = bool(cfg.get("use_cache", True))
+        expanded_by_rows: dict[int, dict] = {}
+
+        def step_fn(embeds: torch.Tensor, mask: torch.Tensor, cache: Any):
             repeat = embeds.size(0) // visual["tokens"].size(0)
-            expanded = {k: v.repeat_interleave(repeat, 0) for k, v in visual.items()}
-            out, _ = self._run_lm(embeds, mask, expanded)
-            return out.logits[:, -1]
+            if repeat not in expanded_by_rows:  # once per beam width, not once per step
+                expanded_by_rows[repeat] = {
+                    k: v.repeat_interleave(repeat, 0) for k, v in visual.items()
+                }
+            out, _ = self._run_lm(
+                embeds, mask, expanded_by_rows[repeat], past_key_values=cache, use_cache=use_cache
+            )
+            return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 
         mask = sample_list["prompt_mask"]
         if self.config.fusion in ("prefix", "both"):
@@ -302,7 +330,7 @@ class ImgTune(BaseModel):
         self._check_context(full_mask, prefix, max_new_tokens)
         if num_beams > 1:
             tokens = beam_decode(
-                logits_fn,
+                step_fn,
                 self._embed,
                 prompt,
                 mask,
@@ -310,9 +338,12 @@ class ImgTune(BaseModel):
                 eos,
                 num_beams,
                 float(cfg.length_penalty),
+                use_cache,
             )
         else:
-            tokens = greedy_decode(logits_fn, self._embed, prompt, mask, max_new_tokens, eos)
+            tokens = greedy_decode(
+                step_fn, self._embed, prompt, mask, max_new_tokens, eos, use_cache
+            )
         return decode_tokens(self.tokenizer, tokens, eos)
 
     # --- runtime hooks -------------------------------------------------------------------
