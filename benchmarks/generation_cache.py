@@ -5,7 +5,8 @@
 
 A random Llama-shaped LLM (``--layers``, ``--hidden``), 36 region boxes and a 24-token prompt;
 times ``generate`` for ``--new-tokens`` tokens (EOS never ends it early) with ``generation.use_cache`` true and false, checks both produced the
-same tokens, and prints the seconds of each and ``speed-up: <uncached / cached>``.
+same tokens (exit 1 if not), and prints the seconds of each and
+``speed-up: <uncached / cached>``.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def main() -> None:
     print(f"uncached: {plain:7.2f} s")
     print(f"same tokens: {same}")
     print(f"speed-up: {plain / cached:.2f}")
+    if not same:
+        raise SystemExit("the cached and uncached loops generated different tokens")
 
 
 if __name__ == "__main__":
