@@ -132,8 +132,8 @@ class RegionEncoder(nn.Module):
                 raise ValueError(
                     f"image_info_0.objects holds class id {int(ids.max())} (min "
                     f"{int(ids.min())}), outside 0..{classes - 1} of "
-                    f"{self.config_key}.num_object_classes={classes}; set it to the detector's "
-                    "class count, or 0 to ignore object labels"
+                    f"{self.config_key}.num_object_classes={classes}; set it to the largest class "
+                    "id + 1 (ids from 1 with 0 for none need class count + 1), or 0 to ignore them"
                 )
             tokens = tokens + self.object_embedding(ids)
         tokens = tokens * keep
