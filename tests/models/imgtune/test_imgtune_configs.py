@@ -45,3 +45,11 @@ def test_model_variants_build(variant):
     model = ImgTune(OmegaConf.merge(base, override).model_config.imgtune).init_from_config()
     assert model.config.fusion == override.model_config.imgtune.fusion
     assert model.config.lm_training == override.model_config.imgtune.lm_training
+
+
+def test_shapes_class_embedding_has_a_row_for_every_class_id():
+    from mmf_imgtune.data.shapes.vocab import CLASS_NAMES, class_id
+
+    config = build_config(["config=projects/imgtune/configs/shapes/vqa.yaml"])
+    rows = config.model_config.imgtune.region_encoder.num_object_classes
+    assert rows == max(class_id(*name.split()) for name in CLASS_NAMES) + 1  # ids 1..18, 0 none
