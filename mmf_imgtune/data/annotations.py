@@ -32,21 +32,18 @@ def load_annotations(path: str) -> list[dict[str, Any]]:
 
 def _load_jsonl(path: str) -> list[dict[str, Any]]:
     items = []
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-            except UnicodeDecodeError as error:
-                raise AnnotationError(f"{path}:{number}: not UTF-8 text ({error})") from None
-            if not line:
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise AnnotationError(f"{path}:{number}: invalid JSON ({error.msg})") from None
-            if not isinstance(item, dict):
-                raise AnnotationError(f"{path}:{number}: expected a JSON object, got {item!r:.60}")
-            items.append(item)
+    # "\n" only: JSON strings may hold U+2028 and friends, which splitlines() would split on.
+    for number, line in enumerate(_read_text(path).split("\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise AnnotationError(f"{path}:{number}: invalid JSON ({error.msg})") from None
+        if not isinstance(item, dict):
+            raise AnnotationError(f"{path}:{number}: expected a JSON object, got {item!r:.60}")
+        items.append(item)
     if not items:
         raise AnnotationError(f"{path}: no annotations (the file is empty)")
     return items
@@ -76,6 +73,15 @@ def read_json(path: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise AnnotationError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+
+
+def read_json_object(path: str, list_key: str, error: str) -> dict:
+    """A JSON file holding an object with a list under ``list_key`` (VQA's released files,
+    Karpathy's and COCO's json); otherwise ``AnnotationError(f"{path}: {error}")``."""
+    content = read_json(path)
+    if not isinstance(content, dict) or not isinstance(content.get(list_key), list):
+        raise AnnotationError(f"{path}: {error}")
+    return content
 
 
 def read_lines(path: str, what: str = "entries") -> list[str]:

@@ -21,7 +21,7 @@ from mmf_imgtune.data.annotations import (
     AnnotationError,
     check_field,
     load_annotations,
-    read_json,
+    read_json_object,
     read_lines,
 )
 
@@ -33,9 +33,7 @@ def _key(path: Path, root: Path) -> str:
 
 
 def _coco(path: Path, root: Path) -> tuple[list[tuple[str, str]], dict[str, np.ndarray]]:
-    data = read_json(str(path))
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise AnnotationError(f"{path}: a COCO annotation file needs an 'images' list")
+    data = read_json_object(str(path), "images", "a COCO annotation file needs an 'images' list")
     items, by_id = [], {}
     for number, image in enumerate(data["images"]):
         if not isinstance(image, dict) or "id" not in image:

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
-from mmf_imgtune.data.annotations import AnnotationError, check_field, read_json
+from mmf_imgtune.data.annotations import AnnotationError, check_field, read_json_object
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.registry import registry
 
@@ -30,10 +30,8 @@ SOURCE = (
 
 def load_karpathy(path: str, karpathy_splits: list[str]) -> list[dict]:
     """Images of the given Karpathy splits as ``{cocoid, filepath, filename, captions}``."""
-    content = read_json(path)
-    images = content.get("images") if isinstance(content, dict) else None
-    if not isinstance(images, list):
-        raise AnnotationError(f"{path}: not a Karpathy split json with an 'images' list")
+    error = "not a Karpathy split json with an 'images' list"
+    images = read_json_object(path, "images", error)["images"]
     records = []
     for number, image in enumerate(images):
         if not isinstance(image, dict):

@@ -30,7 +30,7 @@ from mmf_imgtune.data.annotations import (
     AnnotationError,
     check_field,
     load_annotations,
-    read_json,
+    read_json_object,
 )
 from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
@@ -50,11 +50,9 @@ def _load_json_pair(config: DictConfig, entry: Any, key: str) -> list[dict]:
     questions_path = BaseDatasetBuilder.require_file(
         _abs(config, entry["questions"]), f"{key}.questions", SOURCE
     )
-    content = read_json(questions_path)
-    if not isinstance(content, dict) or not isinstance(content.get("questions"), list):
-        raise AnnotationError(
-            f"{questions_path}: no 'questions' list; is this a VQA questions file?"
-        )
+    content = read_json_object(
+        questions_path, "questions", "no 'questions' list; is this a VQA questions file?"
+    )
     # "train2014" etc.: gives COCO file names COCO_train2014_000000458752
     subtype = content.get("data_subtype", "")
     answers: dict[int, dict] = {}
@@ -62,11 +60,11 @@ def _load_json_pair(config: DictConfig, entry: Any, key: str) -> list[dict]:
         annotations_path = BaseDatasetBuilder.require_file(
             _abs(config, entry["annotations"]), f"{key}.annotations", SOURCE
         )
-        released = read_json(annotations_path)
-        if not isinstance(released, dict) or not isinstance(released.get("annotations"), list):
-            raise AnnotationError(
-                f"{annotations_path}: no 'annotations' list; is this a VQA annotations file?"
-            )
+        released = read_json_object(
+            annotations_path,
+            "annotations",
+            "no 'annotations' list; is this a VQA annotations file?",
+        )
         for number, item in enumerate(released["annotations"]):
             where = f"{annotations_path}: annotations[{number}]"
             if not isinstance(item, dict) or not isinstance(item.get("answers"), list):
