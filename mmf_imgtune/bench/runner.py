@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mmf_imgtune.bench.suite import ModelEntry, Suite
 from mmf_imgtune.bench.worker import write_json
-from mmf_imgtune.trainer.loggers import checkpoint_step
+from mmf_imgtune.trainer.checkpoint_io import checkpoint_step
 
 
 def run_dir(out: Path, label: str, seed: int) -> Path:

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mmf_imgtune.errors import DataError, MMFImgtuneError
-from mmf_imgtune.utils.processes import pid_alive
+from mmf_imgtune.utils.processes import remove_orphaned_temps
 
 
 class CheckpointWriteError(MMFImgtuneError, OSError):
@@ -31,7 +31,8 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
     """Call ``write(file_object)`` into ``<path>.tmp``, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path)
+    # A SIGKILL leaves the temporary file behind; for an LLM checkpoint it is gigabytes.
+    remove_orphaned_temps(path.parent.glob(f".{path.name}.tmp.*"), ".tmp.")
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
@@ -52,15 +53,6 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete the temporary files of writers of ``path`` that were killed mid-write (a
-    SIGKILL leaves them behind; for an LLM checkpoint each is gigabytes)."""
-    for tmp in path.parent.glob(f".{path.name}.tmp.*"):
-        pid = tmp.name.rsplit(".", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -99,3 +91,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self, path: Any, map_location: Any = None, weights_only: Any = None
     ) -> dict:
         return safe_torch_load(path, map_location=map_location or "cpu")
+
+
+def checkpoint_step(path: str | os.PathLike) -> int:
+    """The update count stored in a Lightning checkpoint, read without loading its tensors."""
+    return int(safe_torch_load(path, mmap=True).get("global_step", 0))

@@ -16,13 +16,7 @@ import os
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
-
-
-def checkpoint_step(path: str | os.PathLike) -> int:
-    """The update count stored in a Lightning checkpoint, read without loading its tensors."""
-    checkpoint = safe_torch_load(path, mmap=True)
-    return int(checkpoint.get("global_step", 0))
+from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
 
 
 class ResumableCSVLogger(CSVLogger):

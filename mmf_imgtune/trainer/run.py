@@ -17,10 +17,9 @@ from mmf_imgtune.config.loader import save_config
 from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.build import build_trainer
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
+from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_step, safe_torch_load
 from mmf_imgtune.trainer.datamodule import MMFDataModule
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
-from mmf_imgtune.trainer.loggers import checkpoint_step
 from mmf_imgtune.trainer.report import print_metrics
 
 

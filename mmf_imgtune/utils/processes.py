@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 
 def pid_alive(pid: int) -> bool:
@@ -14,3 +16,12 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, it is just not ours
     return True
+
+
+def remove_orphaned_temps(candidates: Iterable[Path], pid_marker: str) -> None:
+    """Delete the temporary files ``<name><pid_marker><pid>`` among ``candidates`` whose
+    writer process is gone (killed mid-write); live writers' files are kept."""
+    for tmp in candidates:
+        pid = tmp.name.rsplit(pid_marker, 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mmf_imgtune.data.features.npy_format import read_npy
-from mmf_imgtune.utils.processes import pid_alive
+from mmf_imgtune.utils.processes import remove_orphaned_temps
 
 INFO_SUFFIX = "_info.npy"
 TMP_MARK = ".tmp-"
@@ -106,10 +106,7 @@ class NpyFeatureStore:
     def open_for_writing(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         # Temp files of writers that died mid-write are removed; live writers' are kept.
-        for tmp in self.path.rglob(f"*{TMP_MARK}*"):
-            pid = tmp.name.rsplit(TMP_MARK, 1)[-1]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                tmp.unlink(missing_ok=True)
+        remove_orphaned_temps(self.path.rglob(f"*{TMP_MARK}*"), TMP_MARK)
 
     def write(self, key: str, features: np.ndarray, info: dict) -> None:
         key = normalise_key(key)
