@@ -23,15 +23,14 @@ EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 class _Sequence:
-    """The text fed so far: full embeddings (uncached) or the pending new ones (cached)."""
+    """What the next step feeds: every position (uncached) or only the newest (cached)."""
 
     def __init__(self, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool):
-        self.full, self.mask, self.use_cache = embeds, mask, use_cache
-        self.pending = embeds
+        self.inputs, self.mask, self.use_cache = embeds, mask, use_cache
         self.cache: Any = None
 
     def step(self, step_fn: StepFn) -> torch.Tensor:
-        logits, cache = step_fn(self.pending, self.mask, self.cache)
+        logits, cache = step_fn(self.inputs, self.mask, self.cache)
         self.cache = cache if self.use_cache else None
         return logits
 
@@ -39,16 +38,14 @@ class _Sequence:
         """Add one token per row, after keeping ``rows`` (beam reordering) if given."""
         if rows is not None:
             self.mask = self.mask[rows]
-            self.full = self.full[rows] if not self.use_cache else self.full
             if self.cache is not None:
                 self.cache.reorder_cache(rows)
-        new = embed(tokens.view(-1, 1)).to(self.full.dtype)  # (R, 1, H)
+            else:
+                self.inputs = self.inputs[rows]
+        new = embed(tokens.view(-1, 1)).to(self.inputs.dtype)  # (R, 1, H)
         ones = torch.ones(self.mask.size(0), 1, dtype=self.mask.dtype, device=self.mask.device)
         self.mask = torch.cat([self.mask, ones], dim=1)
-        if self.use_cache:
-            self.pending = new
-        else:
-            self.full = self.pending = torch.cat([self.full, new], dim=1)
+        self.inputs = new if self.use_cache else torch.cat([self.inputs, new], dim=1)
 
 
 @torch.no_grad()

@@ -66,6 +66,8 @@ class ImgTune(BaseModel):
         if cfg.lm_training == "lora":
             hf_model = lm_lib.apply_lora(hf_model, cfg.lm.lora)
         self.lm = hf_model
+        # Keyword of the LLM's KV cache (transformers renamed it); looked up once, not per step.
+        self._cache_argument = lm_lib.cache_argument(self._hf_model())
         hidden = int(self._hf_model().config.hidden_size)
         self.region_encoder = RegionEncoder.from_config(
             cfg.region_encoder, hidden, "model_config.imgtune.region_encoder"
@@ -182,9 +184,7 @@ class ImgTune(BaseModel):
                 vmask.repeat_interleave(repeat, 0),
                 record,
             )
-        cache = {}
-        if past_key_values is not None:
-            cache[lm_lib.cache_argument(self._hf_model())] = past_key_values
+        cache = {} if past_key_values is None else {self._cache_argument: past_key_values}
         with context:
             out = self.lm(
                 inputs_embeds=embeds,
