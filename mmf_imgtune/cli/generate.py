@@ -227,17 +227,20 @@ def generate(argv: Sequence[str]) -> dict:
     """Run the command; returns ``answer`` (and ``explanation`` with --explain)."""
     args = parse_args(argv)
     config = OmegaConf.load(find_config(args.checkpoint, args.config))
-    torch.set_grad_enabled(False)
-    model = load_model(config, args.checkpoint, args.device)
-    batch, answer_prefix = make_sample_list(args, config, model)
-    answer = model.generate(batch, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams)[0]
-    result: dict = {"answer": answer}
-    if args.explain:
-        from mmf_imgtune.models.imgtune.explain import explain_example
+    # A context, not torch.set_grad_enabled(False): a caller's process keeps its autograd.
+    with torch.no_grad():
+        model = load_model(config, args.checkpoint, args.device)
+        batch, answer_prefix = make_sample_list(args, config, model)
+        answer = model.generate(
+            batch, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams
+        )[0]
+        result: dict = {"answer": answer}
+        if args.explain:
+            from mmf_imgtune.models.imgtune.explain import explain_example
 
-        result["explanation"] = explain_example(
-            model, batch, 0, args.image, args.explain, answer_prefix, question=args.prompt
-        )
+            result["explanation"] = explain_example(
+                model, batch, 0, args.image, args.explain, answer_prefix, question=args.prompt
+            )
     return result
 
 
