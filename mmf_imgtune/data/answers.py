@@ -13,6 +13,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -93,14 +94,17 @@ class AnswerVocab:
 
 
 def drop_or_count_uncovered(
-    records: list[dict], vocab: AnswerVocab, where: str, skip: bool
+    records: list[dict], vocab: AnswerVocab, config: Any, dataset: str, split: str
 ) -> list[dict]:
     """Report the questions none of whose answers is in ``vocab`` (never silently).
 
-    Such a question trains toward an all-zero target and can only score 0. ``skip`` (the
-    dataset's ``skip_out_of_vocab_answers``, train split only) leaves them out; else they stay,
-    as in MMF. Returns the records to use.
+    Such a question trains toward an all-zero target and can only score 0. The dataset's
+    ``skip_out_of_vocab_answers`` (in ``config``) leaves them out of the train split; else,
+    and always in val/test (scores stay comparable), they stay, as in MMF. Returns the records
+    to use.
     """
+    skip = bool(config.get("skip_out_of_vocab_answers")) and split == "train"
+    where = f"{dataset}/{split}"
     uncovered = [r for r in records if "answers" in r and not vocab.covers(r["answers"])]
     if not uncovered:
         return records

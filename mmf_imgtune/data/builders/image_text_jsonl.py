@@ -83,9 +83,7 @@ class ImageTextJsonlDataset(AnnotatedDataset):
             train = load_records(config, "train")
             lists = [r["answers"] for r in train if "answers" in r]
             self.vocab = AnswerVocab.from_answer_lists(lists, self.num_answers)
-            skip = bool(config.get("skip_out_of_vocab_answers")) and dataset_type == "train"
-            where = f"{NAME}/{dataset_type}"
-            records = drop_or_count_uncovered(records, self.vocab, where, skip)
+            records = drop_or_count_uncovered(records, self.vocab, config, NAME, dataset_type)
         super().__init__(NAME, config, dataset_type, records)
 
     def feature_key(self, record: dict) -> str:

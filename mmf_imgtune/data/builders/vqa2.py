@@ -165,8 +165,7 @@ class VQA2Dataset(AnnotatedDataset):
         self.vocab = answer_vocab(config)
         self.num_answers = int(config.num_answers)
         records = load_vqa_records(config, dataset_type)
-        skip = bool(config.get("skip_out_of_vocab_answers")) and dataset_type == "train"
-        records = drop_or_count_uncovered(records, self.vocab, f"vqa2/{dataset_type}", skip)
+        records = drop_or_count_uncovered(records, self.vocab, config, "vqa2", dataset_type)
         super().__init__("vqa2", config, dataset_type, records)
 
     def record_id(self, record: dict) -> Any:
