@@ -12,8 +12,8 @@ from collections import Counter
 
 import numpy as np
 
-from mmf_imgtune.data.shapes.scene import SceneObject, relation_holds
-from mmf_imgtune.data.shapes.vocab import NUMBER_WORDS, PLURALS, RELATIONS, with_article
+from mmf_imgtune.data.shapes.scene import SceneObject, true_relations
+from mmf_imgtune.data.shapes.vocab import NUMBER_WORDS, PLURALS, with_article
 
 
 def _pick(rng: np.random.Generator, items: list):
@@ -65,13 +65,7 @@ def shape_count_caption(scene: list[SceneObject], rng: np.random.Generator) -> s
 
 
 def relation_caption(scene: list[SceneObject], rng: np.random.Generator) -> str | None:
-    pairs = [
-        (a, relation, b)
-        for a in scene
-        for b in scene
-        for relation in RELATIONS
-        if a is not b and relation_holds(a, b, relation)
-    ]
+    pairs = true_relations(scene)
     if not pairs:
         return None
     a, relation, b = _pick(rng, pairs)

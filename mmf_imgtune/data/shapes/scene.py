@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmf_imgtune.data.shapes.vocab import COLOURS, MAX_OBJECTS, SHAPES, SIZES, class_id
+from mmf_imgtune.data.shapes.vocab import COLOURS, MAX_OBJECTS, RELATIONS, SHAPES, SIZES, class_id
 
 # Minimum free pixels between two boxes.
 GAP = 2
@@ -122,6 +122,17 @@ def relation_holds(a: SceneObject, b: SceneObject, relation: str) -> bool:
     if relation == "below":
         return ay1 >= by2
     raise ValueError(f"unknown relation {relation!r}; use one of left of/right of/above/below")
+
+
+def true_relations(objects: list[SceneObject]) -> list[tuple[SceneObject, str, SceneObject]]:
+    """Every ``(a, relation, b)`` of two different objects that holds, in a fixed order."""
+    return [
+        (a, relation, b)
+        for a in objects
+        for b in objects
+        for relation in RELATIONS
+        if a is not b and relation_holds(a, b, relation)
+    ]
 
 
 def unique_by(scene: list[SceneObject], attribute: str) -> list[SceneObject]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmf_imgtune.data.shapes.scene import SceneObject, relation_holds, unique_by
-from mmf_imgtune.data.shapes.vocab import COLOURS, PLURALS, RELATIONS, SHAPES, with_article
+from mmf_imgtune.data.shapes.scene import SceneObject, true_relations, unique_by
+from mmf_imgtune.data.shapes.vocab import COLOURS, PLURALS, SHAPES, with_article
 
 TEMPLATES: tuple[str, ...] = ("exist", "attribute", "relation", "compare")
 
@@ -48,13 +48,7 @@ def attribute_pair(scene: list[SceneObject], rng: np.random.Generator) -> tuple[
 
 def relation_pair(scene: list[SceneObject], rng: np.random.Generator) -> tuple[str, str] | None:
     named = unique_by(scene, "name")  # "the red circle" must name one object
-    pairs = [
-        (a, relation, b)
-        for a in named
-        for b in named
-        for relation in RELATIONS
-        if a is not b and relation_holds(a, b, relation)
-    ]
+    pairs = true_relations(named)
     if not pairs:
         return None
     a, relation, b = _pick(rng, pairs)
