@@ -49,3 +49,19 @@ def write_plugin(folder: str | os.PathLike, name: str, files: dict[str, str]) ->
     for filename, source in files.items():
         (package / filename).write_text(textwrap.dedent(source))
     return package
+
+
+def checkpoint_weights(path: str | os.PathLike) -> dict:
+    """The ``state_dict`` of a checkpoint our trainer wrote."""
+    from mmf_imgtune.trainer.checkpoint_io import safe_torch_load
+
+    return safe_torch_load(path)["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    """Two state dicts hold the same keys and bit-identical tensors (exact resume)."""
+    import torch
+
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

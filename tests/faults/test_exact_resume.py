@@ -9,10 +9,9 @@ import csv
 import json
 
 import pytest
-import torch
 
 from mmf_imgtune.cli.bench import main as bench_main
-from mmf_imgtune.utils.testing import run_cli
+from mmf_imgtune.utils.testing import assert_same_weights, checkpoint_weights, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +45,6 @@ evaluation:
 def _ok(result):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
-
-
-def _state(path):
-    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-
-
-def _assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
 
 
 def _logged(save_dir, skip=("train/samples_per_s",)):
@@ -92,9 +81,9 @@ def test_imgtune_lora_resume_after_sigkill_is_bit_exact(tmp_path, plugin_dir):
     assert not (crashed / "metrics.json").exists()
     _ok(run_cli([*common, "checkpoint.resume=true"], crashed))
 
-    a, b = _state(straight / "current.ckpt"), _state(crashed / "current.ckpt")
+    a, b = checkpoint_weights(straight / "current.ckpt"), checkpoint_weights(crashed / "current.ckpt")
     assert any("lora_A" in key for key in a), "no LoRA adapters in the checkpoint"
-    _assert_same_weights(a, b)
+    assert_same_weights(a, b)
     result_a = json.loads((straight / "metrics.json").read_text())
     result_b = json.loads((crashed / "metrics.json").read_text())
     assert result_a["metrics"] == result_b["metrics"] and result_b["num_updates"] == 10
@@ -142,9 +131,9 @@ def test_bench_resumes_a_killed_run_from_its_checkpoint(tmp_path, plugin_dir, ca
     bench_main(args)
     second = capsys.readouterr().out
     assert "concat_bert seed 5: done (resumed from update 8)" in second
-    _assert_same_weights(
-        _state(straight / "runs" / "concat_bert" / "seed_5" / "save" / "current.ckpt"),
-        _state(run / "save" / "current.ckpt"),
+    assert_same_weights(
+        checkpoint_weights(straight / "runs" / "concat_bert" / "seed_5" / "save" / "current.ckpt"),
+        checkpoint_weights(run / "save" / "current.ckpt"),
     )
     results_a = json.loads((straight / "results.json").read_text())["models"]["concat_bert"]
     results_b = json.loads((crashed / "results.json").read_text())["models"]["concat_bert"]

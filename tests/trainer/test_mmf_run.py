@@ -3,9 +3,8 @@
 import json
 
 import pytest
-import torch
 
-from mmf_imgtune.utils.testing import TINY_RUN, run_cli
+from mmf_imgtune.utils.testing import TINY_RUN, assert_same_weights, checkpoint_weights, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -13,11 +12,6 @@ pytestmark = pytest.mark.slow
 def _ok(result):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
-
-
-def _weights(path):
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    return {k: v for k, v in state.items()}
 
 
 def test_train_val_test_writes_checkpoints_metrics_config(tmp_path):
@@ -92,10 +86,9 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, plugin_dir):
     assert (crashed / "models" / "model_20.ckpt").is_file()
     assert not (crashed / "models" / "model_30.ckpt").exists()
     _ok(run_cli([*common, "checkpoint.resume=true"], crashed))
-    a, b = _weights(straight / "current.ckpt"), _weights(crashed / "current.ckpt")
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    assert_same_weights(
+        checkpoint_weights(straight / "current.ckpt"), checkpoint_weights(crashed / "current.ckpt")
+    )
     metrics_a = json.loads((straight / "metrics.json").read_text())["metrics"]
     metrics_b = json.loads((crashed / "metrics.json").read_text())["metrics"]
     assert metrics_a == metrics_b
