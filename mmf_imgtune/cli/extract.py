@@ -1,10 +1,13 @@
 """``mmf_imgtune_extract``: region features for a folder of images, in MMF's formats.
 
     mmf_imgtune_extract --images DIR|ANNOTATIONS --output PATH [--format npy|lmdb]
-        [--backend torchvision|detectron2] [--weights FILE] [--boxes ANNOTATIONS] ...
+        [--backend torchvision|detectron2] [--boxes ANNOTATIONS] [--grid K] [--weights FILE]
 
-Defaults are those of ``mmf_imgtune.regions.extract_features`` (options not given are not
-passed), so they live in one place. Re-running skips images already written.
+Boxes: ``--boxes`` (given), ``--grid K`` (the whole image + K x K cells), or detection with
+trained ``--weights``; with none of them, a 4 x 4 grid (one line says so). Defaults are those
+of ``mmf_imgtune.regions.extract_features`` (options not given are not passed), so they live
+in one place. Re-running skips images already written; a store made with other settings
+fails, naming both.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ OPTIONS = {  # flag: (type, help)
     "weights": (
         str,
         "detector weights file (mmf_imgtune_train_detector's, torchvision's, "
-        "or detectron2's); torchvision names like DEFAULT download; none: ImageNet "
-        "MobileNetV2 backbone, for --boxes",
+        "or detectron2's): detects boxes; torchvision names like DEFAULT download; none: "
+        "ImageNet MobileNetV2 backbone over --boxes or a grid; random: an untrained "
+        "detector (tests only)",
     ),
     "config_file": (str, "detectron2 config yaml (detectron2 backend)"),
     "backbone": (str, "torchvision backbone: mobilenet_v2 | resnet50_fpn | mobilenet_v3_large_fpn"),
@@ -35,6 +39,11 @@ OPTIONS = {  # flag: (type, help)
         str,
         "COCO .json / .jsonl annotation file with known boxes: pool features for "
         "them instead of detecting",
+    ),
+    "grid": (
+        int,
+        "images without --boxes: the whole image + a K x K grid of cells (grid features); "
+        "the default without detector --weights is 4",
     ),
     "image_root": (str, "folder that relative paths of an annotation file resolve against"),
     "num_boxes": (int, "exactly N boxes per image (overrides min/max/threshold)"),

@@ -1,9 +1,12 @@
 """Region feature extraction into MMF's feature formats, and detector fine-tuning.
 
-``extract_features`` runs a detector backend over images and writes MMF's npy folder or LMDB
-(read them with ``mmf_imgtune.data.features.FeatureReader``). Backends: ``torchvision``
-(always available; Faster R-CNN, MobileNetV2 light or R50-FPN) and ``detectron2`` (when
-detectron2 imports; e.g. the VG bottom-up R101-C4 model). See docs/regions.md.
+``extract_features`` pools region features over images and writes MMF's npy folder or LMDB
+(read them with ``mmf_imgtune.data.features.FeatureReader``). Boxes are given, a grid (the
+whole image + k x k cells, the default without detector weights) or detected (``recipe.py``).
+Backends: ``torchvision`` (always available; ImageNet MobileNetV2, Faster R-CNN MobileNetV2
+light or R50-FPN) and ``detectron2`` (when detectron2 imports; e.g. the VG bottom-up R101-C4
+model). Every store records how it was made (``mmf_imgtune.data.features.provenance``).
+See docs/regions.md.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import numpy as np
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.extract import ExtractionSummary, run_extraction
+from mmf_imgtune.regions.grid import DEFAULT_GRID, grid_boxes
+from mmf_imgtune.regions.recipe import ExtractionMismatchError
 
 BACKENDS = ("torchvision", "detectron2")
 
@@ -39,6 +44,7 @@ def extract_features(
     backend: str = "torchvision",
     format: str = "npy",
     boxes: dict[str, np.ndarray] | str | None = None,
+    grid: int | None = None,
     keys: list[str] | None = None,
     image_root: str | None = None,
     weights: str | None = None,
@@ -64,13 +70,16 @@ def extract_features(
         output: feature folder (``format="npy"``) or LMDB path (``format="lmdb"``).
         backend: ``"torchvision"`` or ``"detectron2"``.
         boxes: key -> (N, 4) x1, y1, x2, y2 pixel boxes to pool features for (no detection),
-            or the path of a COCO .json / .jsonl annotation file holding them; images
-            without given boxes are detected.
+            or the path of a COCO .json / .jsonl annotation file holding them.
+        grid: regions of the images without given boxes: the whole image + a ``grid`` x
+            ``grid`` grid. None: detect when ``weights`` is a detector (or ``"random"``),
+            else the default grid (``mmf_imgtune.regions.grid.DEFAULT_GRID``).
         keys: output key per image (default: the file stem / path under the folder).
         image_root: folder that relative paths of an annotation file resolve against.
-        weights: torchvision: None (ImageNet MobileNetV2, for given boxes), "random", a
-            checkpoint of ``mmf_imgtune_train_detector``, a torchvision state dict or weights
-            name; detectron2: the model weights file.
+        weights: torchvision: None (ImageNet MobileNetV2: given boxes and grids), "random"
+            (an untrained network that also detects: tests only), a checkpoint of
+            ``mmf_imgtune_train_detector``, a torchvision state dict or weights name;
+            detectron2: the model weights file.
         config_file: detectron2 config file (detectron2 backend only).
         backbone: torchvision detector backbone: mobilenet_v2 | resnet50_fpn |
             mobilenet_v3_large_fpn.
@@ -86,8 +95,16 @@ def extract_features(
         fsync: fsync every written file (npy) for durability across power loss.
         progress: show a progress bar with images/s.
     Returns:
-        an ``ExtractionSummary`` (counts, failures with paths, boxes per image, feature dim).
+        an ``ExtractionSummary`` (counts, failures with paths, boxes per image and source,
+        feature dim, the store's extraction record).
+    Raises:
+        ExtractionMismatchError: the store at ``output`` was made with other settings.
     """
+    if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int) or grid < 1):
+        raise ValueError(
+            f"grid={grid!r}: give the cells per side, a whole number >= 1 (e.g. 4: the whole "
+            "image + 4 x 4 cells = 17 regions), or leave it unset"
+        )
     model = build_backend(
         backend,
         weights=weights,
@@ -109,6 +126,7 @@ def extract_features(
         output,
         format=format,
         boxes=boxes,
+        grid=grid,
         keys=keys,
         image_root=image_root,
         batch_size=batch_size,
@@ -119,6 +137,9 @@ def extract_features(
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_GRID",
+    "ExtractionMismatchError",
+    "grid_boxes",
     "ExtractionSummary",
     "RegionBackend",
     "RegionResult",

@@ -29,13 +29,23 @@ class RegionResult:
 class RegionBackend(ABC):
     """Turns a batch of images (plus optional known boxes) into region features.
 
-    Subclasses set ``name``, ``feature_dim`` (D, constant for a backend instance) and
-    ``class_names`` (``None`` when unknown).
+    Subclasses set ``name``, ``feature_dim`` (D, constant for a backend instance),
+    ``class_names`` (``None`` when unknown), ``detects`` (True when it has a detector to
+    propose boxes: trained weights, or ``weights="random"`` asked for by name), ``selection``
+    (the detection selection settings) and implement ``recipe``.
     """
 
     name: str = "base"
     feature_dim: int = 0
     class_names: list[str] | None = None
+    detects: bool = False
+    selection: dict = {}
+
+    @abstractmethod
+    def recipe(self) -> dict:
+        """What decides the feature values, as the store's extraction record keeps it:
+        ``backend``, ``backbone``, ``layer``, ``feature_dim``, ``weights`` (identity),
+        ``config_file`` (identity or None), ``input_size`` (``min_size``, ``max_size``)."""
 
     @abstractmethod
     def extract(

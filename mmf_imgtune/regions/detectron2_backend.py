@@ -11,6 +11,8 @@ Install detectron2 with its own guide: https://detectron2.readthedocs.io/en/late
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -40,6 +42,7 @@ class Detectron2Backend(RegionBackend):
     """Args as ``extract_features``: ``config_file`` and ``weights`` are required."""
 
     name = "detectron2"
+    detects = True  # weights are required: the model always has trained heads
 
     def __init__(
         self,
@@ -69,6 +72,9 @@ class Detectron2Backend(RegionBackend):
         cfg.freeze()
         self.model = build_model(cfg).eval()
         checkpointer(self.model).load(weights)
+        self.weights, self.config_file = weights, config_file
+        self.sizes = (int(cfg.INPUT.MIN_SIZE_TEST), int(cfg.INPUT.MAX_SIZE_TEST))
+        self.backbone = str(cfg.MODEL.BACKBONE.NAME)
         self.input_format = cfg.INPUT.FORMAT
         self.resize = t.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.c4 = not hasattr(self.model.roi_heads, "box_head")
@@ -79,6 +85,24 @@ class Detectron2Backend(RegionBackend):
             "min_boxes": min_boxes,
             "max_boxes": max_boxes,
             "num_boxes": num_boxes,
+        }
+
+    def recipe(self) -> dict:
+        from mmf_imgtune.regions.recipe import file_sha256, weights_identity
+
+        config = os.path.abspath(self.config_file)
+        return {
+            "backend": self.name,
+            "backbone": self.backbone,
+            "layer": "box_head",  # C4 models: res5 averaged over the box (their box head)
+            "feature_dim": int(self.feature_dim),
+            "weights": weights_identity(self.weights),
+            "config_file": {
+                "name": os.path.basename(config),
+                "path": config,
+                "sha256": file_sha256(config),
+            },
+            "input_size": {"min_size": self.sizes[0], "max_size": self.sizes[1]},
         }
 
     def _probe_dim(self) -> int:

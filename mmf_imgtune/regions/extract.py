@@ -2,11 +2,16 @@
 
 Resumable (keys already in the store are skipped), atomic per image (see
 ``mmf_imgtune.data.features``), and robust to bad inputs: an unreadable image is reported by
-path, counted and skipped, never written.
+path, counted and skipped, never written. Every image's boxes come from one of three sources
+(``recipe.py``: given, grid, detector); the run prints one line saying which, and the store's
+extraction record is checked (a store made another way fails before anything is written) and
+updated. Images of one batch run together per size, so a feature does not depend on which
+other images shared its batch (``mmf_imgtune_generate`` on one image reproduces it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -14,7 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from mmf_imgtune.data.features import FeatureWriter
+from mmf_imgtune.regions import recipe as recipes
 from mmf_imgtune.regions.base import RegionBackend
+from mmf_imgtune.regions.grid import grid_boxes
 from mmf_imgtune.regions.images import check_boxes, list_images, load_image
 
 
@@ -29,6 +36,8 @@ class ExtractionSummary:
     boxes_written: int = 0  # regions over all written images
     feature_dim: int = 0  # D of every written feature matrix
     seconds: float = 0.0  # wall time of the run
+    box_sources: dict[str, int] = field(default_factory=dict)  # source -> images written
+    record: dict = field(default_factory=dict)  # the store's extraction record after the run
 
     @property
     def mean_boxes(self) -> float:
@@ -39,11 +48,12 @@ class ExtractionSummary:
         return self.written / self.seconds if self.seconds else 0.0
 
     def __str__(self) -> str:
+        sources = ", ".join(f"{name} {count}" for name, count in self.box_sources.items() if count)
         lines = [
             f"images {self.images}: written {self.written}, skipped (already done) "
             f"{self.skipped_existing}, failed {len(self.failed)}",
-            f"boxes per image {self.mean_boxes:.1f}, feature dim {self.feature_dim}, "
-            f"{self.images_per_second:.1f} images/s over {self.seconds:.1f} s",
+            f"boxes per image {self.mean_boxes:.1f} ({sources or 'none written'}), feature dim "
+            f"{self.feature_dim}, {self.images_per_second:.1f} images/s over {self.seconds:.1f} s",
         ]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
@@ -67,13 +77,14 @@ def _items(images, keys, image_root):
 
 
 def _run_batch(backend, batch, writer, summary) -> None:
-    """Extract one batch (given-box images and detection images run separately)."""
-    for given in (True, False):
-        part = [entry for entry in batch if (entry[3] is not None) == given]
-        if not part:
-            continue
+    """Extract one batch: images run together per (boxes known, size), the way a batch of
+    one would run them, so batching never changes a feature."""
+    groups: dict[tuple, list] = {}
+    for entry in batch:
+        groups.setdefault((entry[3] is None, *entry[2].shape[-2:]), []).append(entry)
+    for part in groups.values():
         results = backend.extract([e[2] for e in part], [e[3] for e in part])
-        for (key, _, image, _), result in zip(part, results):
+        for (key, _, image, _, source), result in zip(part, results):
             height, width = image.shape[-2:]
             info = {
                 "bbox": result.boxes,
@@ -85,6 +96,32 @@ def _run_batch(backend, batch, writer, summary) -> None:
             writer.write(key, result.features, info)
             summary.written += 1
             summary.boxes_written += len(result.boxes)
+            summary.box_sources[source] = summary.box_sources.get(source, 0) + 1
+
+
+def _plan(backend, items, writer, given, grid) -> tuple[list, dict, dict, dict]:
+    """The images still to extract, each with its box source; the settings of the sources
+    they use; counts per source (and ``skipped``); the source of images without boxes."""
+    fallback, spec = recipes.fallback_source(backend, grid)
+    todo, counts, skipped = [], {}, 0
+    for key, path in items:
+        if writer.exists(key):
+            skipped += 1
+            continue
+        source = "given" if key in given else fallback
+        todo.append((key, path, source))
+        counts[source] = counts.get(source, 0) + 1
+    sources = {name: ({} if name == "given" else spec) for name in counts}
+    return todo, sources, {"skipped": skipped, **counts}, {fallback: spec}
+
+
+def _boxes_for(key, image, source, given, sources):
+    width, height = int(image.shape[2]), int(image.shape[1])
+    if source == "given":
+        return check_boxes(key, given[key], width, height)
+    if source == "grid":
+        return grid_boxes(width, height, sources["grid"]["grid"])
+    return None  # the detector proposes them
 
 
 def run_extraction(
@@ -94,6 +131,7 @@ def run_extraction(
     *,
     format: str,
     boxes: dict[str, np.ndarray] | str | None,
+    grid: int | None,
     keys: list[str] | None,
     image_root: str | None,
     batch_size: int,
@@ -106,29 +144,50 @@ def run_extraction(
     given = list_images(boxes, image_root)[1] if isinstance(boxes, str) else (boxes or {})
     summary = ExtractionSummary(images=len(items), feature_dim=backend.feature_dim)
     writer = FeatureWriter(output, format=format, fsync=fsync)
-    batch: list = []
     try:
-        bar = tqdm(items, unit="img", disable=not progress, desc=f"extract ({backend.name})")
-        for key, path in bar:
-            if writer.exists(key):
-                summary.skipped_existing += 1
-                continue
-            try:
-                image = load_image(path)
-                known = given.get(key)
-                if known is not None:
-                    known = check_boxes(key, known, image.shape[2], image.shape[1])
-            except (OSError, ValueError) as error:
-                summary.failed.append((path, str(error)))
-                bar.write(f"skipped {path}: {error}")
-                continue
-            batch.append((key, path, image, known))
-            if len(batch) == batch_size:
-                _run_batch(backend, batch, writer, summary)
-                batch = []
-        if batch:
-            _run_batch(backend, batch, writer, summary)
+        todo, sources, counts, fallback = _plan(backend, items, writer, given, grid)
+        summary.skipped_existing = counts.pop("skipped")
+        stored = writer.read_record()
+        existing = len(writer.keys()) if stored is None else 0
+        wanted = recipes.new_record(backend, sources)
+        # Checked against the run's intent too: a re-run whose images are all done but whose
+        # grid or detector settings differ fails as well (its user thinks the store is new).
+        record = recipes.check_store(output, stored, existing, wanted, fallback)
+        summary.record = record
+        if not todo:
+            return summary
+        print(recipes.notice(backend, sources, counts, grid), flush=True)
+        writer.write_record(record)
+        try:
+            _extract_all(backend, todo, given, sources, writer, summary, batch_size, progress)
+        except BaseException:
+            # Count what was written before the failure, without hiding the failure itself.
+            summary.record = recipes.count_images(record, summary.box_sources)
+            with contextlib.suppress(Exception):
+                writer.write_record(summary.record)
+            raise
+        summary.record = recipes.count_images(record, summary.box_sources)
+        writer.write_record(summary.record)
     finally:
         writer.close()
-    summary.seconds = time.perf_counter() - start
+        summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _extract_all(backend, todo, given, sources, writer, summary, batch_size, progress) -> None:
+    batch: list = []
+    bar = tqdm(todo, unit="img", disable=not progress, desc=f"extract ({backend.name})")
+    for key, path, source in bar:
+        try:
+            image = load_image(path)
+            known = _boxes_for(key, image, source, given, sources)
+        except (OSError, ValueError) as error:
+            summary.failed.append((path, str(error)))
+            bar.write(f"skipped {path}: {error}")
+            continue
+        batch.append((key, path, image, known, source))
+        if len(batch) == batch_size:
+            _run_batch(backend, batch, writer, summary)
+            batch = []
+    if batch:
+        _run_batch(backend, batch, writer, summary)

@@ -54,12 +54,22 @@ class TorchvisionBackend(RegionBackend):
         self.model, self.class_names, self.trained = load_detector(
             weights, backbone, min_size, max_size
         )
+        backbone = getattr(self.model, "backbone_name", backbone)  # a checkpoint's own
+        self.backbone, self.weights = backbone, weights
+        # Detection needs trained heads, or an untrained detector asked for by name.
+        self.detects = self.trained or weights == "random"
         untrained_layer = "mid" if backbone == "mobilenet_v2" else "pooled"
         self.layer = layer or ("box_head" if self.trained else untrained_layer)
         if self.layer not in LAYERS:
             raise ValueError(f"unknown feature layer {self.layer!r}; choose one of {LAYERS}")
         if self.layer == "mid" and backbone != "mobilenet_v2":
             raise ValueError(f"layer 'mid' needs backbone mobilenet_v2, got {backbone!r}")
+        if self.layer == "box_head" and not self.trained and weights != "random":
+            raise ValueError(
+                "layer 'box_head' needs a trained detector (--weights DETECTOR.pt): without "
+                "one its box head is random. Use layer 'mid' or 'pooled' (ImageNet backbone "
+                "features), or --weights random for tests"
+            )
         if num_boxes is None and min_boxes > max_boxes:
             raise ValueError(f"min_boxes ({min_boxes}) must not exceed max_boxes ({max_boxes})")
         self.device = torch.device(device)
@@ -75,6 +85,25 @@ class TorchvisionBackend(RegionBackend):
         dims = {"box_head": BOX_HEAD_DIM, "pooled": channels}
         dims["mid"] = sum(c for _, c, _ in MID_BLOCKS)
         self.feature_dim = dims[self.layer]
+
+    def recipe(self) -> dict:
+        from mmf_imgtune.regions.detector import offline_mobilenet_v2_weights
+        from mmf_imgtune.regions.recipe import weights_identity
+
+        imagenet = offline_mobilenet_v2_weights() if self.weights is None else None
+        transform = self.model.transform
+        return {
+            "backend": self.name,
+            "backbone": self.backbone,
+            "layer": self.layer,
+            "feature_dim": int(self.feature_dim),
+            "weights": weights_identity(self.weights, imagenet),
+            "config_file": None,
+            "input_size": {
+                "min_size": int(transform.min_size[0]),
+                "max_size": int(transform.max_size),
+            },
+        }
 
     def _backbone(self, tensors: torch.Tensor, full: bool) -> tuple[OrderedDict, list]:
         """Backbone maps, plus the ``mid`` blocks' maps; ``full=False`` stops after them."""
@@ -111,27 +140,34 @@ class TorchvisionBackend(RegionBackend):
         batch = [image.to(self.device, torch.float32).div_(255) for image in images]
         image_list, _ = self.model.transform(batch)
         given = all(b is not None for b in boxes)
-        # Untrained heads with given boxes: only the tapped blocks are needed (fast path).
-        full = not given or self.trained or self.layer != "mid"
-        features, mids = self._backbone(image_list.tensors, full)
+        if not given and any(b is not None for b in boxes):
+            raise ValueError("a batch must either give boxes for every image or for none")
+        if not given and not self.detects:
+            raise ValueError(
+                "no detector to propose boxes (no trained --weights): give boxes or a grid"
+            )
+        # Heads run only where they mean something: detection, or classes of trained heads.
+        heads_needed = not given or self.trained or self.layer == "box_head"
+        # Given boxes (or grid cells) without heads, 'mid' layer: the tapped blocks suffice.
+        features, mids = self._backbone(image_list.tensors, heads_needed or self.layer != "mid")
         if given:
             proposals = [
                 _scale(torch.as_tensor(b, dtype=torch.float32), original, resized, self.device)
                 for b, original, resized in zip(boxes, originals, image_list.image_sizes)
             ]
-        elif any(b is not None for b in boxes):
-            raise ValueError("a batch must either give boxes for every image or for none")
         else:
             proposals, _ = self.model.rpn(image_list, features)
-        if full:
+        scores = torch.zeros(sum(len(p) for p in proposals), 2, device=self.device)
+        if heads_needed:
             pooled = heads.box_roi_pool(features, proposals, image_list.image_sizes)  # (K,C,7,7)
             head = heads.box_head(pooled)  # (K, 1024)
             logits, regression = heads.box_predictor(head)
             scores = torch.softmax(logits, -1)
             class_boxes = heads.box_coder.decode(regression, proposals)  # (K, C, 4)
             region_features = head if self.layer == "box_head" else pooled.mean(dim=(2, 3))
-        else:
-            scores = torch.zeros(sum(len(p) for p in proposals), 2, device=self.device)
+        elif self.layer == "pooled":
+            pooled = heads.box_roi_pool(features, proposals, image_list.image_sizes)  # (K,C,7,7)
+            region_features = pooled.mean(dim=(2, 3))
         if self.layer == "mid":
             region_features = self._mid_features(mids, proposals)
         results, start = [], 0

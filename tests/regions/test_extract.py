@@ -8,6 +8,7 @@ import torch
 
 import mmf_imgtune.data.features.npy_store as npy_store
 from mmf_imgtune.data.features import FeatureReader
+from mmf_imgtune.data.features.provenance import read_record
 from mmf_imgtune.regions import extract_features
 
 FAST = {"min_size": 64, "max_size": 64, "progress": False, "fsync": False}
@@ -77,7 +78,14 @@ def test_resume_after_interrupted_run(tmp_path, image_folder, monkeypatch):
     monkeypatch.setattr(npy_store.np, "save", real_save)
     finished = sorted(p.name for p in out.iterdir())
     # Only whole files under their final names: the crashed image left none, not even a temp.
-    assert finished == ["img0.npy", "img0_info.npy", "img1.npy", "img1_info.npy"]
+    assert finished == [
+        "extraction.json",
+        "img0.npy",
+        "img0_info.npy",
+        "img1.npy",
+        "img1_info.npy",
+    ]
+    assert read_record(str(out))["box_sources"]["given"]["images"] == 2  # counted on the way out
     for path in out.glob("*.npy"):
         np.load(path, allow_pickle=True)
     summary = extract_features(str(folder), str(out), boxes=boxes, batch_size=2, **FAST)

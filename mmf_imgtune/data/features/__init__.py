@@ -87,6 +87,10 @@ class FeatureReader:
     def keys(self) -> list[str]:
         return self.store.keys()
 
+    def extraction_record(self) -> dict | None:
+        """How the store was made (``provenance.py``); None for stores written without one."""
+        return self.store.read_record()
+
     def load_raw(self, key: str) -> tuple[np.ndarray, dict]:
         """The stored (features (N, D), info dict), without padding."""
         return self.store.load(key)
@@ -153,6 +157,17 @@ class FeatureWriter:
     def exists(self, key: str) -> bool:
         """True when ``key`` is completely written (a re-run skips it)."""
         return self.store.has(key)
+
+    def keys(self) -> list[str]:
+        return self.store.keys()
+
+    def read_record(self) -> dict | None:
+        """The store's extraction record (``provenance.py``), None when it has none."""
+        return self.store.read_record()
+
+    def write_record(self, record: dict) -> None:
+        """Replace the store's extraction record (written at once, before any image)."""
+        self._guarded(None, lambda: self.store.write_record(record))
 
     def write(self, key: str, features: np.ndarray, info: dict) -> None:
         """Store one image.

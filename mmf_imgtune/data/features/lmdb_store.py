@@ -4,10 +4,13 @@ The special key ``keys`` holds the pickled list of image keys (bytes, as MMF wri
 Writes are buffered and committed ``commit_every`` images at a time together with the updated
 ``keys`` list in one LMDB transaction, so an interrupted run loses at most the uncommitted
 images (a re-run redoes them) and never leaves a half-written value.
+How the features were made (the extraction record, ``provenance.py``) is JSON under the key
+``__mmf_imgtune_extraction__``, which ``keys`` does not list: MMF's readers never see it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 
@@ -18,6 +21,7 @@ from mmf_imgtune.data.features.npy_store import normalise_key
 from mmf_imgtune.utils.safe_pickle import safe_loads
 
 KEYS_KEY = b"keys"
+RECORD_KEY = b"__mmf_imgtune_extraction__"
 # LMDB reserves address space, not disk: a sparse 1 TiB map as MMF uses.
 MAP_SIZE = 1 << 40
 
@@ -137,7 +141,31 @@ class LmdbFeatureStore:
         value = dict(value)
         return np.asarray(value.pop("features")), value
 
+    def read_record(self) -> dict | None:
+        """The extraction record, or None for stores without one (or no store yet)."""
+        if not self._writing and not os.path.exists(self.path):
+            return None
+        with self._open_read().begin(write=False) as txn:
+            raw = txn.get(RECORD_KEY)
+        if raw is None:
+            return None
+        try:
+            record = json.loads(bytes(raw).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ValueError(f"{self.path}: unreadable extraction record ({error})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{self.path}: the extraction record must be a JSON object")
+        return record
+
     # --- writing -------------------------------------------------------------------------
+    def write_record(self, record: dict) -> None:
+        """Store the record now, in its own transaction (before the first image is written)."""
+        if not self._writing:
+            raise RuntimeError(f"{self.path}: call open_for_writing() before write_record()")
+        data = json.dumps(record, indent=1, sort_keys=True).encode("utf-8")
+        with self._env.begin(write=True) as txn:
+            txn.put(RECORD_KEY, data)
+
     def open_for_writing(self) -> None:
         os.makedirs(self.path, exist_ok=True)
         _drop_read_env(self.path)

@@ -4,10 +4,13 @@ Writes are atomic (temp file in the same folder, fsync, ``os.replace``) and the 
 written last, so a key counts as done only when both files are complete: an interrupted
 extraction leaves no half-written file and a re-run redoes only what is missing.
 Info pickles load through ``mmf_imgtune.utils.safe_pickle`` unless the caller opts out.
+How the features were made (the extraction record, ``provenance.py``) lives beside them in
+``extraction.json``, a file MMF's readers never open (they read ``<key>.npy`` by name).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from mmf_imgtune.utils.processes import remove_orphaned_temps
 
 INFO_SUFFIX = "_info.npy"
 TMP_MARK = ".tmp-"
+RECORD_FILE = "extraction.json"
 
 
 def normalise_key(key: str) -> str:
@@ -102,7 +106,35 @@ class NpyFeatureStore:
             raise TypeError(f"{info_path}: expected a pickled dict, got {type(info).__name__}")
         return features, info
 
+    def read_record(self) -> dict | None:
+        """The extraction record (``extraction.json``), or None for folders without one."""
+        path = self.path / RECORD_FILE
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ValueError(f"{path}: unreadable extraction record ({error})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: the extraction record must be a JSON object")
+        return record
+
     # --- writing -------------------------------------------------------------------------
+    def write_record(self, record: dict) -> None:
+        """Replace ``extraction.json`` atomically."""
+        path = self.path / RECORD_FILE
+        tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(record, handle, indent=1, sort_keys=True)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def open_for_writing(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         # Temp files of writers that died mid-write are removed; live writers' are kept.
