@@ -29,6 +29,23 @@ class BaseDatasetBuilder:
     def load(self, config: DictConfig, split: str) -> Dataset:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement load(config, split)")
 
+    def feature_stores(self, config: DictConfig, split: str) -> list[tuple[str, str]]:
+        """The region feature stores a split reads, as (path, config key that sets it).
+
+        Default: ``features.<split>`` (relative to ``data_dir``) when ``use_features``; the run
+        checks them against the model's ``feature_dim`` before training and
+        ``mmf_imgtune_generate`` takes its extraction recipe from the train split's first.
+        """
+        if not config.get("use_features") or config.get("features") is None:
+            return []
+        from mmf_imgtune.data.annotated import split_paths
+
+        try:
+            paths = split_paths(config, "features", split, self.dataset_name)
+        except KeyError:
+            return []
+        return [(path, f"dataset_config.{self.dataset_name}.features.{split}") for path in paths]
+
     def split_names(self, config: DictConfig, split: str) -> list[str]:
         """The annotation keys read for a phase: ``annotations.<split>`` (a path or list)."""
         return [split]

@@ -1,7 +1,8 @@
 """Lightning DataModule over MMF dataset builders.
 
 ``prepare_data`` runs each builder's ``build`` once per machine (local rank 0); ``setup``
-loads every split on every process. Training uses one loader over all datasets with
+checks the region feature stores against the model's ``feature_dim`` (``feature_check.py``)
+and loads every split on every process. Training uses one loader over all datasets with
 size-proportional batches (``ResumableBatchSampler``); val/test use one loader per dataset so
 metrics stay per dataset.
 """
@@ -15,6 +16,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from mmf_imgtune.registry import registry
+from mmf_imgtune.trainer.feature_check import check_feature_stores
 from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
 from mmf_imgtune.utils.user_dir import worker_init
 
@@ -64,6 +66,8 @@ class MMFDataModule(pl.LightningDataModule):
         return splits
 
     def setup(self, stage: str | None = None) -> None:
+        if not self.datasets:  # before any split loads: a width mismatch fails here, not at step N
+            check_feature_stores(self.config, self.builders, self._needed_splits())
         for split in self._needed_splits():
             if split not in self.datasets:
                 self.datasets[split] = [

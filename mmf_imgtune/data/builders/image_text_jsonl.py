@@ -8,9 +8,12 @@ The quickest way to bring your own data: one jsonl per split, each line
   ``num_answers`` answers (``logit_bce``, ``vqa_accuracy``), plus ``answers``;
 * ``"caption": "..."`` (or a list of references) -> ``captions`` and the target ``answer``.
 
-Region features are keyed by the image path without its extension (``cats/001``) and, when
-missing, extracted by ``build`` (rank 0, once) with ``mmf_imgtune.regions.extract_features``
-into the first ``features.<split>`` path, using the ``extract`` options.
+A line may also carry ``"boxes": [[x1, y1, x2, y2], ...]`` (pixels), pooled when
+``extract.boxes: annotations``. Region features are keyed by the image path without its
+extension (``cats/001``) and, when missing, extracted by ``build`` (rank 0, once) with
+``mmf_imgtune.regions.extract_features`` into the first ``features.<split>`` path, using the
+``extract`` options: given boxes, a grid (the default without detector weights) or a detector
+(``mmf_imgtune.data.extraction``).
 """
 
 from __future__ import annotations
@@ -18,19 +21,14 @@ from __future__ import annotations
 import os
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
-from mmf_imgtune.data.annotated import (
-    AnnotatedDataset,
-    existing_paths,
-    feature_reader,
-    release_readers,
-    split_paths,
-)
+from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
 from mmf_imgtune.data.annotations import AnnotationError, check_field, load_annotations
 from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.extraction import boxes_of_record, extract_missing, given_boxes
 from mmf_imgtune.registry import registry
 
 NAME = "image_text_jsonl"
@@ -54,6 +52,7 @@ def load_records(config: DictConfig, split: str) -> list[dict]:
             for key in ("answers", "caption"):
                 if key in record:
                     record[key] = check_field(record, key, "texts", where)
+            boxes_of_record(record, where)
             record.setdefault("id", f"{split}_{len(records)}")
             records.append(record)
     return records
@@ -129,36 +128,9 @@ class ImageTextJsonlBuilder(BaseDatasetBuilder):
         if not config.use_features:
             return
         records = load_records(config, split)
-        output = split_paths(config, "features", split, NAME)[0]
-        images = split_paths(config, "images", split, NAME)
-        have = set()
-        if os.path.exists(output):
-            reader = feature_reader(output, int(config.max_features))
-            have = {feature_key(r) for r in records if reader.has(feature_key(r))}
-            release_readers(output)  # the extractor may write to it; load() re-opens
-        todo = {feature_key(r): r["image"] for r in records if feature_key(r) not in have}
-        if not todo:
-            return
-        paths = []
-        for image in todo.values():
-            found = [
-                os.path.join(d, image) for d in images if os.path.isfile(os.path.join(d, image))
-            ]
-            if not found:
-                raise FileNotFoundError(
-                    f"image '{image}' of {NAME}/{split} is not in {images} (set by "
-                    f"dataset_config.{NAME}.images.{split})"
-                )
-            paths.append(found[0])
-        from mmf_imgtune.regions import extract_features
-
-        print(f"[mmf_imgtune] {NAME}/{split}: extracting region features of {len(paths)} images")
-        options = OmegaConf.to_container(config.extract, resolve=True)
-        summary = extract_features(paths, output, keys=list(todo), **options)
-        if summary.failed:
-            # Not fatal here: load() reports the records without features (or skips them).
-            shown = "; ".join(f"{path}: {why}" for path, why in summary.failed[:3])
-            print(f"[mmf_imgtune] {NAME}/{split}: {len(summary.failed)} images failed: {shown}")
+        own = {feature_key(r): boxes_of_record(r, NAME) for r in records if "boxes" in r}
+        images = {feature_key(r): r["image"] for r in records}
+        extract_missing(config, NAME, split, images, given_boxes(config, NAME, own))
 
     def load(self, config: DictConfig, split: str) -> ImageTextJsonlDataset:
         return ImageTextJsonlDataset(config, split)

@@ -195,3 +195,8 @@ class ShapesBuilder(BaseDatasetBuilder):
 
     def load(self, config: DictConfig, split: str) -> ShapesDataset:
         return ShapesDataset(config, split)
+
+    def feature_stores(self, config: DictConfig, split: str) -> list[tuple[str, str]]:
+        if not bool(config.use_features):
+            return []
+        return [(feature_dir(config), "dataset_config.shapes.feature_extraction.variant")]

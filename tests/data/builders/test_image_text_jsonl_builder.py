@@ -1,5 +1,6 @@
 """``image_text_jsonl``: a folder of images + jsonl; features extracted on first use."""
 
+import json
 import os
 
 import pytest
@@ -98,3 +99,44 @@ def test_lmdb_store_gets_only_the_missing_images(data_dir_env):
     from mmf_imgtune.data.annotated import feature_reader  # the process's open handle
 
     assert len(feature_reader(str(root / "features.lmdb"), 4).keys()) == 6
+
+
+SMALL_INPUT = [f"dataset_config.{NAME}.extract.min_size=32",
+               f"dataset_config.{NAME}.extract.max_size=48",
+               f"dataset_config.{NAME}.extract.progress=false",
+               f"dataset_config.{NAME}.max_features=20"]  # fmt: skip
+
+
+def test_default_extraction_is_a_grid_and_a_changed_layer_fails(data_dir_env, capsys):
+    from mmf_imgtune.data.features.provenance import read_record
+    from mmf_imgtune.regions import ExtractionMismatchError
+
+    root = write_folder(data_dir_env)
+    train = load_split(NAME, "train", *SMALL_INPUT)
+    lines = [x for x in capsys.readouterr().out.splitlines() if "regions:" in x]
+    assert len(lines) == 1 and "whole image + 4x4 grid" in lines[0]
+    assert int(train[0].image_info_0.num_boxes) == 17
+    assert train[0].image_feature_0.shape == (20, 128)
+    record = read_record(str(root / "features"))
+    assert record["box_sources"] == {"grid": {"grid": 4, "images": 4}}
+    with pytest.raises(ExtractionMismatchError) as error:
+        load_split(NAME, "val", *SMALL_INPUT, f"dataset_config.{NAME}.extract.layer=pooled")
+    message = str(error.value)
+    assert f"dataset_config.{NAME}.extract does not match" in message
+    assert f"dataset_config.{NAME}.features.val" in message and "layer='mid'" in message
+
+
+def test_boxes_from_the_lines_and_a_grid_for_the_rest(data_dir_env):
+    root = write_folder(data_dir_env)
+    records = [json.loads(line) for line in (root / "train.jsonl").read_text().splitlines()]
+    records[0]["boxes"] = [[1, 1, 10, 10], [2, 3, 12, 14]]
+    write_jsonl(root / "train.jsonl", records)
+    train = load_split(NAME, "train", *SMALL_INPUT, f"dataset_config.{NAME}.extract.boxes=annotations",
+                       f"dataset_config.{NAME}.extract.grid=2")  # fmt: skip
+    assert int(train[0].image_info_0.num_boxes) == 2
+    assert train[0].image_info_0.bbox[1].tolist() == [2, 3, 12, 14]
+    assert [int(train[i].image_info_0.num_boxes) for i in (1, 2, 3)] == [5, 5, 5]
+    records[1]["boxes"] = [[1, 2, 3]]
+    write_jsonl(root / "train.jsonl", records)
+    with pytest.raises(AnnotationError, match=r"train\.jsonl:2: 'boxes' must be"):
+        load_split(NAME, "train", f"dataset_config.{NAME}.use_features=false")
