@@ -1,15 +1,19 @@
 """``mmf_imgtune_generate``: answer a prompt about one image with a trained ImgTune checkpoint.
 
     mmf_imgtune_generate --checkpoint save/best.ckpt --image x.png --prompt "what colour is
-    the circle?" [--config save/config.yaml] [--boxes '[[x1, y1, x2, y2], ...]']
-    [--explain out.png] [--max-new-tokens N] [--num-beams N] [--device cpu]
+    the circle?" [--config save/config.yaml] [--boxes '[[x1, y1, x2, y2], ...]' [--objects
+    '[3, 7]'] | --grid K | --detect] [--explain out.png] [--max-new-tokens N] [--num-beams N]
+    [--device cpu]
 
 The run's resolved ``config.yaml`` (next to the checkpoint, or one folder up for
-``models/model_<N>.ckpt``) says how the model was built and how its training features were
-made: regions are extracted on the fly with ``mmf_imgtune.regions`` using the training data
-set's ``feature_extraction`` settings (backend, weights, backbone, layer, sizes), over the
-``--boxes`` given or, without them, the boxes the detector proposes. The prompt goes through the
-data set's ``llm_prompt`` processor, so the template matches training. Prints the answer.
+``models/model_<N>.ckpt``) says how the model was built and which feature store it trained
+on; that store's extraction record (``mmf_imgtune.data.features.provenance``) says how its
+features were made (backend, weights and their sha256, layer, input size, boxes), and the
+image's regions are extracted the same way (``generate_regions.py``), so a training image
+gets the features, and the answer, that evaluation gave it. Boxes: ``--boxes`` (given),
+``--grid K``, ``--detect`` (the store's detector), or by default the store's own source for
+images without given boxes. The prompt goes through the data set's ``llm_prompt``
+processor, so the template matches training. Prints the answer; notes go to stderr.
 Exit codes: 0 success, 2 bad arguments or files (message on stderr).
 """
 
@@ -26,20 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-
-# extract_features options read from dataset_config.<d>.feature_extraction, and their values
-# when a data set does not say (the extractor's own defaults: ImageNet MobileNetV2, pooled).
-_EXTRACTION = {
-    "backend": "torchvision",  # torchvision | detectron2
-    "weights": None,  # None: the offline ImageNet MobileNetV2
-    "backbone": "mobilenet_v2",  # torchvision detector backbone
-    "layer": None,  # None: box_head for trained detectors, pooled otherwise
-    "min_size": None,  # detector input size (None: the backbone's default)
-    "max_size": None,
-    "config_file": None,  # detectron2 only
-}
-# Detection settings when no --boxes are given (extract_features' defaults).
-_DETECTION = {"num_boxes": None, "min_boxes": 1, "conf_threshold": 0.2, "nms": 0.3}
 
 
 class GenerateError(ValueError):
@@ -58,8 +48,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--config", help="the run's config.yaml (default: found next to the checkpoint)"
     )
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument(
+        "--boxes",
+        help="JSON list of [x1, y1, x2, y2] pixel boxes (default: the boxes the training "
+        "store's features were made with: its grid or its detector)",
+    )
+    boxes.add_argument("--grid", type=int, help="regions: the whole image + a K x K grid")
+    boxes.add_argument(
+        "--detect", action="store_true", help="regions: the training store's detector"
+    )
     parser.add_argument(
-        "--boxes", help="JSON list of [x1, y1, x2, y2] pixel boxes (default: detect)"
+        "--objects", help="JSON list of class ids, one per --boxes box (models trained with them)"
     )
     parser.add_argument("--explain", metavar="PNG", help="also save a region-attention figure")
     parser.add_argument("--max-new-tokens", type=int, help="override generation.max_new_tokens")
@@ -117,62 +117,56 @@ def _processor(dataset_config: DictConfig, kind: str, dataset: str) -> Any | Non
     return None
 
 
-def parse_boxes(text: str | None) -> np.ndarray | None:
+def _json_list(text: str | None, flag: str, example: str) -> Any:
     if not text:
         return None
     try:
-        boxes = np.asarray(json.loads(text), dtype=np.float32).reshape(-1, 4)
+        return json.loads(text)
+    except ValueError as error:
+        raise GenerateError(f"{flag} {text!r}: expected JSON {example} ({error})") from None
+
+
+def parse_boxes(text: str | None) -> np.ndarray | None:
+    value = _json_list(text, "--boxes", "[[x1, y1, x2, y2], ...]")
+    if value is None:
+        return None
+    try:
+        boxes = np.asarray(value, dtype=np.float32).reshape(-1, 4)
     except (ValueError, TypeError) as error:
         raise GenerateError(
             f"--boxes {text!r}: expected JSON [[x1, y1, x2, y2], ...] ({error})"
         ) from None
     if len(boxes) == 0:
-        raise GenerateError("--boxes is empty; omit it to let the detector propose boxes")
+        raise GenerateError("--boxes is empty; omit it to use the training store's boxes")
     return boxes
 
 
-def extract_regions(
-    image: torch.Tensor,
-    boxes: np.ndarray | None,
-    dataset_config: DictConfig,
-    feature_dim: int,
-    device: str,
-) -> tuple[torch.Tensor, dict]:
-    """Region features of one uint8 (3, H, W) image with the training data's extractor.
-
-    Returns:
-        ``image_feature_0`` (max_features, D) and ``image_info_0`` (``pad_region_sample``).
-    """
-    from mmf_imgtune.data.features.info import pad_region_sample
-    from mmf_imgtune.regions import build_backend
-    from mmf_imgtune.regions.images import check_boxes
-
-    extraction = dataset_config.get("feature_extraction") or {}
-    options = {key: extraction.get(key, value) for key, value in _EXTRACTION.items()}
-    backend = build_backend(
-        str(options.pop("backend")),
-        max_boxes=int(dataset_config.get("max_features") or 100),
-        device=device,
-        **_DETECTION,
-        **options,
-    )
-    if backend.feature_dim != feature_dim:
+def parse_objects(text: str | None, boxes: np.ndarray | None) -> np.ndarray | None:
+    value = _json_list(text, "--objects", "[class_id, ...]")
+    if value is None:
+        return None
+    if boxes is None:
+        raise GenerateError("--objects gives class ids of --boxes boxes; pass --boxes too")
+    objects = np.asarray(value).reshape(-1)
+    if len(objects) != len(boxes) or not np.issubdtype(objects.dtype, np.integer):
         raise GenerateError(
-            f"the extractor gives {backend.feature_dim}-d features but the model was trained on "
-            f"{feature_dim}-d ones; fix dataset_config.*.feature_extraction in the config"
+            f"--objects needs one integer class id per --boxes box ({len(boxes)}), got {value!r}"
         )
-    if boxes is not None:
-        boxes = check_boxes("--boxes", boxes, image.shape[2], image.shape[1])
-    result = backend.extract([image], [boxes])[0]
-    info = {
-        "bbox": result.boxes,
-        "objects": result.objects,
-        "cls_prob": result.cls_prob,
-        "image_width": int(image.shape[2]),
-        "image_height": int(image.shape[1]),
-    }
-    max_features = int(dataset_config.get("max_features") or len(result.boxes))
-    return pad_region_sample(result.features, info, max_features, source="--image")
+    return objects.astype(np.int64)
+
+
+def warn_missing_classes(info: dict, model_config: DictConfig, model: str) -> None:
+    """Models trained with (oracle) object class ids see none for boxes without labels."""
+    classes = int((model_config.get("region_encoder") or {}).get("num_object_classes") or 0)
+    count = int(info["num_boxes"])
+    if classes > 0 and not bool((info["objects"][:count] > 0).any()):
+        print(
+            f"mmf_imgtune_generate: warning: this model was trained with object class ids "
+            f"(model_config.{model}.region_encoder.num_object_classes={classes}, e.g. a data "
+            "set's true labels), but the regions of --image carry none (grids and given boxes "
+            "have no classes). Its answer may be poor; pass --boxes with --objects '[id, ...]'.",
+            file=sys.stderr,
+        )
 
 
 def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -> tuple:
@@ -193,9 +187,15 @@ def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -
     prompt_processor = _processor(dataset_config, "llm_prompt", dataset)
     sample = Sample(prompt_processor({"text": args.prompt}))
     boxes = parse_boxes(args.boxes)
-    feature_dim = int(config.model_config[config.model].region_encoder.feature_dim)
+    objects = parse_objects(args.objects, boxes)
+    model_config = config.model_config[config.model]
     if getattr(model, "image_encoder", None) is None:
-        features, info = extract_regions(image, boxes, dataset_config, feature_dim, args.device)
+        from mmf_imgtune.cli.generate_regions import extract_regions
+
+        features, info = extract_regions(image, boxes, args, dataset, dataset_config, model_config)
+        if objects is not None:
+            info["objects"][: len(objects)] = torch.from_numpy(objects)
+        warn_missing_classes(info, model_config, config.model)
         sample.image_feature_0 = features
     else:  # joint training: the model pools its own features; it needs pixels and boxes
         if boxes is None:
@@ -226,7 +226,8 @@ def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -
 def generate(argv: Sequence[str]) -> dict:
     """Run the command; returns ``answer`` (and ``explanation`` with --explain)."""
     args = parse_args(argv)
-    config = OmegaConf.load(find_config(args.checkpoint, args.config))
+    args.config_path = find_config(args.checkpoint, args.config)
+    config = OmegaConf.load(args.config_path)
     # A context, not torch.set_grad_enabled(False): a caller's process keeps its autograd.
     with torch.no_grad():
         model = load_model(config, args.checkpoint, args.device)

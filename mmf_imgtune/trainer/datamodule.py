@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from mmf_imgtune.registry import registry
-from mmf_imgtune.trainer.feature_check import check_feature_stores
+from mmf_imgtune.trainer.feature_check import check_feature_stores, save_feature_stores
 from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
 from mmf_imgtune.utils.user_dir import worker_init
 
@@ -67,7 +67,9 @@ class MMFDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if not self.datasets:  # before any split loads: a width mismatch fails here, not at step N
-            check_feature_stores(self.config, self.builders, self._needed_splits())
+            stores = check_feature_stores(self.config, self.builders, self._needed_splits())
+            if stores and self._world()[0] == 0:
+                save_feature_stores(stores, str(self.config.env.save_dir))
         for split in self._needed_splits():
             if split not in self.datasets:
                 self.datasets[split] = [

@@ -10,6 +10,7 @@ regions per image exceed ``max_features`` (e.g. a 5 x 5 grid = 26 regions into 1
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from omegaconf import DictConfig
@@ -55,23 +56,42 @@ def _regions_per_image(record: dict) -> int | None:
     return max(counts) if counts else None
 
 
-def check_feature_stores(config: DictConfig, builders: dict[str, Any], splits: list[str]) -> None:
-    """Raise ``ConfigError`` if a store's width differs from the model's; note truncation."""
+def check_feature_stores(
+    config: DictConfig, builders: dict[str, Any], splits: list[str]
+) -> dict[str, dict[str, list[dict]]]:
+    """Raise ``ConfigError`` if a store's width differs from the model's; note truncation.
+
+    Returns:
+        ``{dataset: {split: [{"path", "key", "record"}]}}``, what the run saves as
+        ``feature_stores.json`` (``mmf_imgtune_generate`` reads it when a store is elsewhere).
+    """
     wanted = model_feature_dim(config)
     seen: set[str] = set()
+    stores: dict[str, dict[str, list[dict]]] = {}
     for name, builder in builders.items():
         dataset_config = config.dataset_config[name]
         for split in splits:
             for path, key in builder.feature_stores(dataset_config, split):
-                if path in seen:
-                    continue
-                seen.add(path)
-                _check_store(path, key, name, dataset_config, wanted)
+                if path not in seen:
+                    _check_store(path, key, name, dataset_config, wanted)
+                    seen.add(path)
+                entry = {"path": path, "key": key, "record": read_record(path)}
+                stores.setdefault(name, {}).setdefault(split, []).append(entry)
+    return stores
+
+
+def save_feature_stores(stores: dict, save_dir: str) -> None:
+    """``<save_dir>/feature_stores.json``: the stores and their records, beside config.yaml."""
+    import json
+    from pathlib import Path
+
+    from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
+
+    data = json.dumps(stores, indent=1, sort_keys=True).encode()
+    atomic_write_bytes(Path(save_dir) / "feature_stores.json", lambda handle: handle.write(data))
 
 
 def _check_store(path: str, key: str, name: str, dataset_config: DictConfig, wanted) -> None:
-    import os
-
     if not os.path.exists(path):
         return  # the data set's own check names the missing path and its key
     dim, evidence = store_feature_dim(path)

@@ -18,7 +18,7 @@ model_config:
       config: {model_type: llama, vocab_size: 96, hidden_size: 32, intermediate_size: 64,
                num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
                max_position_embeddings: 128}
-    region_encoder: {feature_dim: 1280, projector_hidden_dim: 64}
+    region_encoder: {feature_dim: 1280, projector_hidden_dim: 64, num_object_classes: 19}
     generation: {max_new_tokens: 3}
 dataset_config:
   shapes:
@@ -80,24 +80,27 @@ def test_generate_prints_answer_and_explanation(trained, tmp_path, capsys):
         assert png.format == "PNG"
 
 
-def test_generate_detects_boxes_from_model_folder_checkpoint(trained, capsys):
+def test_generate_follows_the_training_store_from_model_folder_checkpoint(trained, capsys):
     save, image = trained
     checkpoint = next((save / "models").glob("model_*.ckpt"))  # config.yaml is one folder up
-    code = main(
-        [
-            "--checkpoint",
-            str(checkpoint),
-            "--image",
-            str(image),
-            "--prompt",
-            "how many objects are there?",
-            "--max-new-tokens",
-            "2",
-        ]
-    )
+    common = ["--checkpoint", str(checkpoint), "--image", str(image), "--prompt",
+              "how many objects are there?", "--max-new-tokens", "2"]  # fmt: skip
+    # shapes' features were pooled over the true boxes: no box source to copy without them.
+    assert main(common) == 2
+    assert "pooled over given boxes" in capsys.readouterr().err
+    assert main([*common, "--grid", "2"]) == 0
     out, err = capsys.readouterr()
-    assert code == 0, err
     assert out.endswith("\n") and len(out.splitlines()) == 1
+    assert (
+        "regions: whole image + 2x2 grid, pooled from imagenet-mobilenet_v2 layer 'pooled'" in err
+    )
+    assert "warning: this model was trained with object class ids" in err
+    assert "num_object_classes=19" in err
+    boxes = ["--boxes", "[[10, 10, 60, 60]]"]
+    assert main([*common, *boxes, "--objects", "[3]"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*common, *boxes, "--objects", "[3, 4]"]) == 2
+    assert "one integer class id per --boxes box (1)" in capsys.readouterr().err
 
 
 def test_errors_exit_2_with_message(trained, tmp_path, capsys):

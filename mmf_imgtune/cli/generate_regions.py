@@ -1,0 +1,189 @@
+"""Regions of one image for ``mmf_imgtune_generate``, made the way the training store's were.
+
+The recipe comes from the extraction record of the store the model trained on (the train
+split's first ``feature_stores`` path; a copy, ``feature_stores.json``, is kept in the run's
+save folder for when the store is not on this machine). The backend is rebuilt from it and
+checked to reproduce it (the same weights file by sha256, layer, input size); the boxes are
+``--boxes``, ``--grid K``, ``--detect``, or the store's own source for images without given
+boxes. Stores written before records fall back to the data set's ``feature_extraction`` /
+``extract`` options, with a note that they cannot be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from mmf_imgtune.cli.generate import GenerateError
+from mmf_imgtune.data.features.provenance import (
+    describe_box_sources,
+    describe_record,
+    read_record,
+    recipe_differences,
+)
+
+# extract_features' detection defaults, for stores whose record has no detector settings.
+_DETECTION = {
+    "num_boxes": None,
+    "min_boxes": 10,
+    "max_boxes": 100,
+    "conf_threshold": 0.2,
+    "nms": 0.3,
+}
+# Options of stores written before records, when the data set's config does not say.
+_LEGACY = {"backend": "torchvision", "weights": None, "backbone": "mobilenet_v2", "layer": None,
+           "min_size": None, "max_size": None, "config_file": None}  # fmt: skip
+
+
+def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -> tuple:
+    """(store path, its config key, its record or None) of the model's train split."""
+    from mmf_imgtune.registry import registry
+
+    stores = registry.get_builder_class(dataset)().feature_stores(dataset_config, "train")
+    if not stores:
+        raise GenerateError(
+            f"dataset_config.{dataset} names no region feature store for the train split "
+            "(use_features false?): nothing says how this model's features were made"
+        )
+    path, key = stores[0]
+    if Path(path).exists():
+        return path, key, read_record(path)
+    saved = run_folder / "feature_stores.json"
+    if saved.is_file():
+        for entry in (
+            json.loads(saved.read_text(encoding="utf-8")).get(dataset, {}).get("train", [])
+        ):
+            if entry["path"] == path:
+                return path, key, entry["record"]
+    raise GenerateError(
+        f"the model trained on {path} ({key}), which is not here, and {saved} has no copy of "
+        "its extraction record; pass --config with the data paths of this machine"
+    )
+
+
+def _legacy_options(path: str, dataset: str, dataset_config: DictConfig) -> dict:
+    section = next((s for s in ("feature_extraction", "extract") if s in dataset_config), None)
+    given = OmegaConf.to_container(dataset_config[section], resolve=True) if section else {}
+    options = {key: given.get(key, value) for key, value in _LEGACY.items()}
+    where = f"dataset_config.{dataset}.{section}" if section else "the extractor's defaults"
+    print(
+        f"mmf_imgtune_generate: note: {path} has no extraction record (written before stores "
+        f"kept one); extracting with {where}, which cannot be checked against it",
+        file=sys.stderr,
+    )
+    return options
+
+
+def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictConfig, device):
+    from mmf_imgtune.regions import build_backend
+
+    if record is None:
+        options = _legacy_options(path, dataset, dataset_config)
+        return build_backend(str(options.pop("backend")), device=device, **_DETECTION, **options)
+    detector = (record.get("box_sources") or {}).get("detector") or {}
+    selection = {key: detector.get(key, value) for key, value in _DETECTION.items()}
+    size = record.get("input_size") or {}
+    config_file = record.get("config_file") or {}
+    backend = build_backend(
+        str(record["backend"]),
+        weights=(record.get("weights") or {}).get("argument"),
+        config_file=config_file.get("path"),
+        backbone=record.get("backbone"),
+        layer=record.get("layer"),
+        min_size=size.get("min_size"),
+        max_size=size.get("max_size"),
+        device=device,
+        **selection,
+    )
+    differences = recipe_differences(record, {**backend.recipe(), "box_sources": {}})
+    if differences:
+        raise GenerateError(
+            f"cannot extract regions the way {path} was made: {'; '.join(differences)} (did "
+            "the weights file change?). The store: " + describe_record(record)
+        )
+    return backend
+
+
+def _choose_boxes(args: Any, boxes, record: dict | None, backend, image, path: str):
+    """(boxes or None to detect, description) for the one image."""
+    from mmf_imgtune.regions.grid import grid_boxes
+    from mmf_imgtune.regions.images import check_boxes
+
+    width, height = int(image.shape[2]), int(image.shape[1])
+    if boxes is not None:
+        return check_boxes("--boxes", boxes, width, height), f"{len(boxes)} given boxes"
+    sources = (record or {}).get("box_sources") or {}
+    grid = args.grid
+    if grid is None and not args.detect:
+        if "grid" in sources:
+            grid = int(sources["grid"]["grid"])
+        elif "detector" not in sources:
+            made = describe_box_sources(sources) if record else "unrecorded boxes"
+            raise GenerateError(
+                f"the training features ({path}) were pooled over {made}; pass --boxes "
+                "'[[x1, y1, x2, y2], ...]' for this image (or --grid K to try a grid)"
+            )
+    if grid is not None:
+        if grid < 1:
+            raise GenerateError(f"--grid {grid}: give the cells per side, >= 1")
+        return grid_boxes(width, height, grid), f"whole image + {grid}x{grid} grid"
+    if not backend.detects:
+        raise GenerateError(
+            f"--detect: the training features ({path}) come from no detector; use --boxes or --grid"
+        )
+    return None, "boxes from the training store's detector"
+
+
+def extract_regions(
+    image: torch.Tensor,
+    boxes: np.ndarray | None,
+    args: Any,
+    dataset: str,
+    dataset_config: DictConfig,
+    model_config: DictConfig,
+) -> tuple[torch.Tensor, dict]:
+    """Region features of one uint8 (3, H, W) image, made as the training store's were.
+
+    Returns:
+        ``image_feature_0`` (max_features, D) and ``image_info_0`` (``pad_region_sample``).
+    """
+    from mmf_imgtune.data.features.info import pad_region_sample
+
+    run_folder = Path(args.config_path).parent
+    path, key, record = training_store(dataset, dataset_config, run_folder)
+    try:
+        backend = _backend(record, path, dataset, dataset_config, args.device)
+    except (FileNotFoundError, ImportError, ValueError) as error:
+        if isinstance(error, GenerateError):
+            raise
+        raise GenerateError(f"cannot rebuild the extractor of {path}: {error}") from None
+    feature_dim = int(model_config.region_encoder.feature_dim)
+    if backend.feature_dim != feature_dim:
+        raise GenerateError(
+            f"the extractor gives {backend.feature_dim}-d features but the model reads "
+            f"{feature_dim}-d ones (region_encoder.feature_dim); {path} ({key}) does not hold "
+            "this model's training features"
+        )
+    chosen, described = _choose_boxes(args, boxes, record, backend, image, path)
+    recipe = backend.recipe()
+    print(
+        f"mmf_imgtune_generate: regions: {described}, pooled from {recipe['weights']['name']} "
+        f"layer '{recipe['layer']}' ({recipe['feature_dim']}-d), as in {path}",
+        file=sys.stderr,
+    )
+    result = backend.extract([image], [chosen])[0]
+    info = {
+        "bbox": result.boxes,
+        "objects": result.objects,
+        "cls_prob": result.cls_prob,
+        "image_width": int(image.shape[2]),
+        "image_height": int(image.shape[1]),
+    }
+    max_features = int(dataset_config.get("max_features") or max(len(result.boxes), 1))
+    return pad_region_sample(result.features, info, max_features, source="--image")
