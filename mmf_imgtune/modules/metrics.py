@@ -3,6 +3,13 @@
 Each metric accumulates over every batch of a split (``update``) and is computed once at the
 end (``compute``), never averaged per batch. They are torchmetrics ``Metric``s, so DDP runs
 gather states across processes before computing.
+
+A metric names the batch fields it scores against (``reference_fields``: any one of them, e.g.
+``targets``, or ``captions``/``answers`` for text). A batch without them is not scored by it;
+a split where no configured metric found its references is unlabelled (e.g. Hateful Memes'
+test_unseen: predictions only), and a metric left with nothing to score in a labelled split
+raises ``MetricError`` naming the split and the missing field. No metric reports a 0.0 for
+"nothing was scored".
 """
 
 from __future__ import annotations
@@ -14,7 +21,12 @@ import torchmetrics
 from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryF1Score
 
+from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.registry import registry
+
+
+class MetricError(MMFImgtuneError, ValueError):
+    """A metric had nothing to score; the message names the split, metric and field."""
 
 
 def class_targets(targets: torch.Tensor) -> torch.Tensor:
@@ -31,11 +43,23 @@ def positive_probability(scores: torch.Tensor) -> torch.Tensor:
 
 
 class BaseMetric(nn.Module):
-    """``update(sample_list, model_output)``, ``compute() -> float``, ``reset()``."""
+    """``update(sample_list, model_output)``, ``compute() -> float``, ``reset()``.
+
+    ``reference_fields``: batch fields the metric scores against (any one suffices; empty:
+    it needs none); ``scored`` counts the samples updated since the last reset, and
+    ``compute`` raises ``MetricError`` when it is 0.
+    """
+
+    reference_fields: tuple[str, ...] = ("targets",)
 
     def __init__(self, **params: Any):
         super().__init__()
         self.params = params
+        self.scored = 0
+
+    def has_references(self, sample_list: Any) -> bool:
+        fields = self.reference_fields
+        return not fields or any(field in sample_list for field in fields)
 
     def update(self, sample_list: Any, model_output: dict) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -47,16 +71,24 @@ class BaseMetric(nn.Module):
         raise NotImplementedError
 
 
+def nothing_scored(metric: BaseMetric) -> MetricError:
+    fields = " or ".join(f"'{f}'" for f in metric.reference_fields) or "its inputs"
+    return MetricError(f"{type(metric).__name__}: no sample was scored (no batch carried {fields})")
+
+
 class _TorchmetricsMetric(BaseMetric):
     def __init__(self, metric: torchmetrics.Metric, **params: Any):
         super().__init__(**params)
         self.metric = metric
 
     def compute(self) -> float:
+        if not self.metric.update_count:
+            raise nothing_scored(self)
         return float(self.metric.compute())
 
     def reset(self) -> None:
         self.metric.reset()
+        self.scored = 0
 
 
 @registry.register_metric("accuracy")
@@ -126,6 +158,7 @@ class Metrics(nn.Module):
         super().__init__()
         self.names: list[str] = []
         self.metrics = nn.ModuleList()
+        self.batches = 0  # batches seen since the last reset
         for spec in metric_list or []:
             if isinstance(spec, str):
                 name, params = spec, {}
@@ -135,15 +168,46 @@ class Metrics(nn.Module):
             self.metrics.append(registry.get_metric_class(name)(**params))
 
     def update(self, sample_list: Any, model_output: dict) -> None:
+        """Score the batch with every metric whose references it carries."""
+        size = sample_list.get_batch_size() if hasattr(sample_list, "get_batch_size") else 1
+        self.batches += 1
         for metric in self.metrics:
-            metric.update(sample_list, model_output)
+            if metric.has_references(sample_list):
+                metric.update(sample_list, model_output)
+                metric.scored += size
+
+    def labelled(self) -> bool:
+        """Whether any metric found its references in this split (else: predictions only)."""
+        return any(metric.scored for metric in self.metrics)
+
+    def missing_references(self) -> str:
+        fields = sorted({f for metric in self.metrics for f in metric.reference_fields})
+        return " / ".join(fields)
 
     def compute(self, split: str, dataset: str) -> dict[str, float]:
-        return {
-            f"{split}/{dataset}/{name}": metric.compute()
-            for name, metric in zip(self.names, self.metrics)
-        }
+        """Every metric's value; raises ``MetricError`` for one that scored nothing.
+
+        Call only for a labelled split (``labelled()``); an unlabelled one has no metrics.
+        """
+        results = {}
+        for name, metric in zip(self.names, self.metrics):
+            key = f"{split}/{dataset}/{name}"
+            if not metric.scored:
+                fields = " or ".join(f"'{f}'" for f in metric.reference_fields)
+                raise MetricError(
+                    f"{key}: nothing to score: no batch of {dataset}'s {split} split carries "
+                    f"{fields}, which {name} needs, while the split's other metrics found their "
+                    "references. Give the split those references or drop the metric from "
+                    "evaluation.metrics"
+                )
+            try:
+                results[key] = metric.compute()
+            except MetricError as error:
+                raise MetricError(f"{key}: {error}") from None
+        return results
 
     def reset(self) -> None:
+        self.batches = 0
         for metric in self.metrics:
             metric.reset()
+            metric.scored = 0

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from mmf_imgtune.modules.metrics import BaseMetric
+from mmf_imgtune.modules.metrics import BaseMetric, MetricError
 from mmf_imgtune.registry import registry
 
 _ARTICLES = {"a", "an", "the"}
@@ -57,6 +57,7 @@ class _TextMetric(BaseMetric):
     def __init__(self, reference_field: str | None = None, **params: Any):
         super().__init__(**params)
         self.reference_field = reference_field
+        self.reference_fields = (reference_field,) if reference_field else ("captions", "answers")
         self.pairs: list[tuple[str, list[str]]] = []
 
     def update(self, sample_list: Any, model_output: dict) -> None:
@@ -71,9 +72,19 @@ class _TextMetric(BaseMetric):
     def reset(self) -> None:
         self.pairs = []
 
+    def _all_pairs(self) -> list[tuple[str, list[str]]]:
+        pairs = _gather(self.pairs)  # every process's, so all agree on "nothing scored"
+        if not pairs:
+            raise MetricError(
+                f"{type(self).__name__}: no (generated text, references) pair to score"
+            )
+        return pairs
+
     def _coco_inputs(self) -> tuple[dict, dict]:
-        pairs = _gather(self.pairs)
-        res = {i: [normalise(h) or "empty"] for i, (h, _) in enumerate(pairs)}
+        # pycocoevalcap's scorers on lower-cased text without punctuation (what its
+        # PTBTokenizer does to plain captions); an empty hypothesis stays empty, as there.
+        pairs = self._all_pairs()
+        res = {i: [normalise(h)] for i, (h, _) in enumerate(pairs)}
         gts = {i: [normalise(r) for r in refs] or [""] for i, (_, refs) in enumerate(pairs)}
         return gts, res
 
@@ -84,8 +95,6 @@ class Bleu4(_TextMetric):
         from pycocoevalcap.bleu.bleu import Bleu
 
         gts, res = self._coco_inputs()
-        if not res:
-            return 0.0
         scores, _ = Bleu(4).compute_score(gts, res, verbose=0)
         return float(scores[3])
 
@@ -96,8 +105,6 @@ class Cider(_TextMetric):
         from pycocoevalcap.cider.cider import Cider as CiderScorer
 
         gts, res = self._coco_inputs()
-        if not res:
-            return 0.0
         score, _ = CiderScorer().compute_score(gts, res)
         return float(score)
 
@@ -116,15 +123,15 @@ def vqa_answer_score(answer: str, references: list[str]) -> float:
 @registry.register_metric("generation_vqa_accuracy")
 class GenerationVQAAccuracy(_TextMetric):
     def compute(self) -> float:
-        pairs = _gather(self.pairs)
-        if not pairs:
-            return 0.0
+        pairs = self._all_pairs()
         return sum(vqa_answer_score(h, refs) for h, refs in pairs) / len(pairs)
 
 
 @registry.register_metric("recall_at_k")
 class RecallAtK(BaseMetric):
     """Params: ``k``; ``direction``: text_to_image (default) or image_to_text."""
+
+    reference_fields = ()  # item i's text matches item i's image: no labels needed
 
     def __init__(self, k: int = 1, direction: str = "text_to_image", **params: Any):
         super().__init__(**params)
@@ -148,7 +155,7 @@ class RecallAtK(BaseMetric):
     def compute(self) -> float:
         images, texts = _gather(self.images), _gather(self.texts)
         if not images:
-            return 0.0
+            raise MetricError(f"recall_at_{self.k}: no embeddings to rank")
         images, texts = torch.cat(images), torch.cat(texts)  # (M, E)
         similarity = texts @ images.t()  # (M texts, M images)
         if self.direction == "image_to_text":

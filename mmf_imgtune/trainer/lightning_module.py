@@ -122,8 +122,9 @@ class MMFLightningModule(pl.LightningModule):
         output = self.model(batch)
         name = batch["dataset_name"]
         key = f"{split}_{name}"
-        if "targets" in batch:  # unlabelled test splits (e.g. test_unseen) only predict
-            self.metrics[key].update(batch, output)
+        # Each metric scores the batches that carry its references (targets, captions,
+        # answers); a split without any (e.g. test_unseen) only predicts.
+        self.metrics[key].update(batch, output)
         losses = output.get("losses") or {}
         if losses:
             total = sum(value.detach().mean() for value in losses.values())
@@ -156,8 +157,14 @@ class MMFLightningModule(pl.LightningModule):
                 value = float(self.eval_losses[key].compute())
                 results[f"{split}/{name}/total_loss"] = value
                 total_losses.append(value)
-            if self.metrics[key].metrics and self._has_updates(key):
-                results.update(self.metrics[key].compute(split, name))
+            metrics = self.metrics[key]
+            if metrics.metrics and metrics.labelled():
+                results.update(metrics.compute(split, name))  # raises if one scored nothing
+            elif metrics.metrics and metrics.batches:
+                self.print(
+                    f"[mmf_imgtune] {split}/{name}: no batch carries "
+                    f"{metrics.missing_references()}: an unlabelled split, no metrics"
+                )
             self.metrics[key].reset()
             self.eval_losses[key].reset()
         if total_losses:
@@ -165,12 +172,6 @@ class MMFLightningModule(pl.LightningModule):
         for key, value in results.items():
             self.log(key, value, sync_dist=False, add_dataloader_idx=False)
         self.last_metrics.update(results)
-
-    def _has_updates(self, key: str) -> bool:
-        return any(
-            getattr(metric, "metric", None) is None or metric.metric.update_count
-            for metric in self.metrics[key].metrics
-        )
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")

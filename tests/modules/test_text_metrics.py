@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mmf_imgtune.common.sample import SampleList
+from mmf_imgtune.modules.metrics import MetricError, Metrics
 from mmf_imgtune.modules.text_metrics import vqa_answer_score
 from mmf_imgtune.registry import registry
 
@@ -27,7 +28,43 @@ def test_bleu_and_cider_accumulate_across_batches():
     wrong.update(SampleList({"captions": refs}), {"generated_text": ["blue", "square"]})
     assert wrong.compute() < 0.1
     wrong.reset()
-    assert wrong.compute() == 0.0
+    with pytest.raises(MetricError, match="no \\(generated text, references\\) pair"):
+        wrong.compute()  # never a silent 0.0
+
+
+def test_empty_hypotheses_score_as_pycocoevalcap_scores_them():
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    refs = [["a cat on a mat", "a cat"], ["a dog"], ["two dogs play"]]
+    hyps = ["A cat.", "", "dogs play"]
+    ours = {"bleu4": _metric("bleu4"), "cider": _metric("cider")}
+    for metric in ours.values():
+        metric.update(SampleList({"captions": refs}), {"generated_text": hyps})
+    gts = dict(enumerate(refs))
+    res = {0: ["a cat"], 1: [""], 2: ["dogs play"]}
+    assert ours["bleu4"].compute() == pytest.approx(
+        Bleu(4).compute_score(gts, res, verbose=0)[0][3]
+    )
+    assert ours["cider"].compute() == pytest.approx(Cider().compute_score(gts, res)[0])
+
+
+def test_a_split_is_unlabelled_only_without_any_metric_references():
+    captions = SampleList({"captions": [["a cat"]], "id": torch.tensor([0])})
+    output = {"generated_text": ["a cat"], "scores": torch.zeros(1, 2)}
+    text = Metrics(["bleu4", "cider"])
+    text.update(captions, output)  # no `targets`, yet a labelled caption split
+    assert text.labelled() and set(text.compute("val", "d")) == {"val/d/bleu4", "val/d/cider"}
+    unlabelled = Metrics(["accuracy", "bleu4"])
+    unlabelled.update(SampleList({"id": torch.tensor([0])}), output)
+    assert not unlabelled.labelled() and unlabelled.batches == 1
+    mixed = Metrics(["bleu4", "accuracy"])
+    mixed.update(captions, output)
+    with pytest.raises(MetricError) as error:
+        mixed.compute("test", "image_text_jsonl")
+    message = str(error.value)
+    assert message.startswith("test/image_text_jsonl/accuracy: nothing to score")
+    assert "'targets'" in message and "evaluation.metrics" in message
 
 
 def test_generation_vqa_accuracy():
@@ -50,3 +87,6 @@ def test_recall_at_k_over_whole_split():
     assert r1.compute() == 0.5
     # A swapped item has one wrong item scored strictly above its match: rank 2, a hit at k=2.
     assert r2.compute() == 1.0
+    r1.reset()
+    with pytest.raises(MetricError, match="no embeddings"):
+        r1.compute()
