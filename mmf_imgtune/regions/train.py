@@ -113,7 +113,7 @@ def train_detector(
     generator = torch.Generator().manual_seed(seed)
     order: list[int] = []
     losses, start = [], time.perf_counter()
-    for step in tqdm(range(steps), desc="train detector", disable=not progress):
+    for step in tqdm(range(steps), desc="train detector", disable=None if progress else True):
         if len(order) < batch_size:
             order += torch.randperm(len(items), generator=generator).tolist()
         batch = [items[order.pop()] for _ in range(batch_size)]

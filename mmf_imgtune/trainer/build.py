@@ -11,12 +11,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import TQDMProgressBar
 from omegaconf import DictConfig
 
 from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.trainer.callbacks import build_callbacks
 from mmf_imgtune.trainer.checkpoint_io import AtomicCheckpointIO
+from mmf_imgtune.trainer.console import console_callbacks
 from mmf_imgtune.trainer.loggers import build_loggers
 
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64")
@@ -60,8 +60,9 @@ def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = N
         raise ConfigError("set training.max_updates or training.max_epochs (both are null)")
     update_frequency = int(training.update_frequency)
     callbacks = build_callbacks(config, save_dir)
-    if training.progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=max(1, int(training.log_interval) // 2)))
+    # A bar in a terminal, MMF-style progress lines in logs (console.py).
+    console, progress_bar = console_callbacks(training)
+    callbacks += console
     loggers = build_loggers(str(config.env.log_dir), resume_step)
     return pl.Trainer(
         default_root_dir=save_dir,
@@ -82,7 +83,7 @@ def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = N
         callbacks=callbacks,
         logger=loggers,
         enable_checkpointing=False,  # MMFCheckpoint writes MMF's files
-        enable_progress_bar=bool(training.progress_bar),
+        enable_progress_bar=progress_bar,
         enable_model_summary=False,
         use_distributed_sampler=False,  # ResumableBatchSampler shards by rank itself
         plugins=[AtomicCheckpointIO()],
