@@ -1,11 +1,16 @@
 """Extraction throughput (images/s) of each available backend at batch sizes 1 and 8.
 
     .venv/bin/python benchmarks/extract_throughput.py [--images 16] [--size 128] [--device cuda]
-        [--threads 2] [--detectron2-config CFG --detectron2-weights W]
+        [--threads 2] [--runs grid,untrained,...] [--detectron2-config CFG --detectron2-weights W]
 
 Generates ``--images`` coloured-shape images of ``--size`` pixels with two known boxes each,
-then times ``extract_features`` (npy output, no fsync) for:
-- torchvision mobilenet_v2, given boxes, ImageNet weights (the offline fast path, ``mid``);
+then times ``extract_features`` (npy output, no fsync) for (``--runs`` picks by short name):
+- ``grid``: the default without weights or boxes: whole image + 4x4 grid, ImageNet
+  MobileNetV2 ``mid`` (no detector forward);
+- ``grid_pooled``: the same grid, ``pooled`` layer (the whole backbone);
+- ``untrained``: what the default was before grids: an untrained RPN over the ImageNet
+  backbone (now only with weights="random"), bottom-up selection (10-100 boxes), ``mid``;
+- ``given``: torchvision mobilenet_v2, given boxes, ImageNet weights (``mid``);
 - torchvision mobilenet_v2 detector (random heads, detection + per-class NMS, ``box_head``);
 - torchvision resnet50_fpn detector (random weights, ``box_head``), input ``--size`` pixels;
 - detectron2 when it imports and a config/weights pair is given.
@@ -16,10 +21,11 @@ not work), except that NMS cost grows with the number of confident boxes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +53,12 @@ def make_images(folder: Path, count: int, size: int) -> dict[str, np.ndarray]:
     return boxes
 
 
-def time_run(folder: Path, out: Path, **options) -> tuple[float, int]:
+def time_run(folder: Path, out: Path, **options) -> tuple[float, int, float]:
     shutil.rmtree(out, ignore_errors=True)
-    start = time.perf_counter()
-    summary = extract_features(str(folder), str(out), fsync=False, progress=False, **options)
-    return summary.written / (time.perf_counter() - start), summary.feature_dim
+    with contextlib.redirect_stdout(io.StringIO()):  # the one-line notice, once per run
+        summary = extract_features(str(folder), str(out), fsync=False, progress=False, **options)
+    # The extraction loop alone (the model is built, and its weights read, before it).
+    return summary.images_per_second, summary.feature_dim, summary.mean_boxes
 
 
 def main() -> None:
@@ -60,6 +67,7 @@ def main() -> None:
     cli.add_argument("--size", type=int, default=128)
     cli.add_argument("--device", default="cpu")
     cli.add_argument("--threads", type=int, default=2)
+    cli.add_argument("--runs", help="comma-separated short names (default: all)")
     cli.add_argument("--detectron2-config")
     cli.add_argument("--detectron2-weights")
     args = cli.parse_args()
@@ -74,10 +82,27 @@ def main() -> None:
             detectors[backbone] = str(root / f"{backbone}.pt")
             save_detector(model, detectors[backbone], backbone, [f"c{i}" for i in range(90)])
         runs = {
-            "torchvision mobilenet_v2 given boxes (mid)": {"boxes": boxes},
-            "torchvision mobilenet_v2 detect (box_head)": {"weights": detectors["mobilenet_v2"]},
-            "torchvision resnet50_fpn detect (box_head)": {"weights": detectors["resnet50_fpn"]},
+            "grid": ("torchvision mobilenet_v2 grid 4x4 (mid, default)", {}),
+            "grid_pooled": ("torchvision mobilenet_v2 grid 4x4 (pooled)", {"layer": "pooled"}),
+            "untrained": (
+                "torchvision untrained RPN (mid, old default)",
+                {"weights": "random", "layer": "mid", "detect": True},
+            ),
+            "given": ("torchvision mobilenet_v2 given boxes (mid)", {"boxes": boxes}),
+            "mobilenet_det": (
+                "torchvision mobilenet_v2 detect (box_head)",
+                {"weights": detectors["mobilenet_v2"], "num_boxes": 10},
+            ),
+            "resnet_det": (
+                "torchvision resnet50_fpn detect (box_head)",
+                {"weights": detectors["resnet50_fpn"], "num_boxes": 10},
+            ),
         }
+        chosen = args.runs.split(",") if args.runs else list(runs)
+        unknown = sorted(set(chosen) - set(runs))
+        if unknown:
+            raise SystemExit(f"--runs: unknown {unknown}; choose from {sorted(runs)}")
+        runs = {runs[name][0]: runs[name][1] for name in chosen}
         if importlib.util.find_spec("detectron2") and args.detectron2_config:
             runs["detectron2 detect"] = {
                 "backend": "detectron2",
@@ -92,14 +117,17 @@ def main() -> None:
         )
         for name, options in runs.items():
             for batch_size in (1, 8):
-                options = {**size, **options, "batch_size": batch_size, "num_boxes": 10}
-                if "boxes" in options:
-                    options.pop("num_boxes")
+                options = {**size, **options, "batch_size": batch_size}
+                options.pop("detect", None)  # bottom-up selection defaults: 10 to 100 boxes
                 if options.get("backend") == "detectron2":
                     for key in ("min_size", "max_size"):
                         options.pop(key)
-                rate, dim = time_run(root / "images", root / "out", **options)
-                print(f"  {name:45s} batch {batch_size}: {rate:7.1f} images/s (D={dim})")
+                    options["num_boxes"] = 10
+                rate, dim, boxes_per_image = time_run(root / "images", root / "out", **options)
+                print(
+                    f"  {name:48s} batch {batch_size}: {rate:8.2f} images/s "
+                    f"(D={dim}, {boxes_per_image:.0f} boxes/image)"
+                )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

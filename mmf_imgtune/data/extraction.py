@@ -1,12 +1,14 @@
 """Builders that extract their own region features: the ``extract`` options and one helper.
 
-A builder whose data comes as images (``image_text_jsonl``; ``shapes`` through its own
-``feature_extraction``) calls ``extract_missing`` from ``build`` (rank 0, once) with the
-feature key and image file of every record of a split. The features land in the split's first
+A builder whose data comes as images (``image_text_jsonl``; ``hateful_memes``, ``coco`` and
+``vqa2`` with ``extract.enabled: true``; ``shapes`` through its own ``feature_extraction``)
+calls ``extract_missing`` from ``build`` (rank 0, once) with the feature key and image file
+of every record of a split. The features land in the split's first
 ``features`` path; what is there already is kept, provided the store was made the way the
 ``extract`` options say (else the run stops naming both settings: see
 ``mmf_imgtune.data.features.provenance``). The ``extract`` options are
-``mmf_imgtune.regions.extract_features``'s, plus ``boxes`` (where given boxes come from).
+``mmf_imgtune.regions.extract_features``'s, plus ``boxes`` (where given boxes come from) and
+``enabled`` (builders with precomputed MMF features: extract at all).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mmf_imgtune.data.annotated import feature_reader, release_readers, split_pa
 from mmf_imgtune.data.annotations import AnnotationError
 
 # ``extract`` keys that are not extract_features arguments.
-_BUILDER_KEYS = ("boxes",)
+_BUILDER_KEYS = ("boxes", "enabled")
 # (store, options) pairs this process has checked: val and test often share train's store.
 _CHECKED: set[tuple[str, str]] = set()
 
@@ -43,20 +45,28 @@ def boxes_of_record(record: dict, where: str) -> np.ndarray | None:
 
 
 def given_boxes(
-    config: DictConfig, dataset: str, records_boxes: dict[str, np.ndarray]
+    config: DictConfig,
+    dataset: str,
+    images: dict[str, str],
+    records_boxes: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray] | None:
     """The given boxes ``extract.boxes`` asks for, by feature key.
 
     ``null``: none; ``annotations``: the lines' own ``boxes``; a path (relative to
-    ``data_dir``): a COCO .json (``file_name`` = the image path) or .jsonl with boxes.
+    ``data_dir``): a COCO .json (e.g. COCO's instances_train2014.json) or .jsonl with boxes,
+    matched to the records by image file (its path, or its name, without extension).
+
+    Args:
+        images: feature key -> image file of the split's records.
+        records_boxes: feature key -> the records' own boxes.
     """
-    source = config.extract.get("boxes")
+    source = (config.get("extract") or {}).get("boxes")
     if source is None:
         return None
     if source == "annotations":
         if not records_boxes:
             raise AnnotationError(
-                f"dataset_config.{dataset}.extract.boxes=annotations but no line has 'boxes'"
+                f"dataset_config.{dataset}.extract.boxes=annotations but no record has 'boxes'"
             )
         return records_boxes
     from mmf_imgtune.regions.images import list_images
@@ -65,9 +75,23 @@ def given_boxes(
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"dataset_config.{dataset}.extract.boxes: {path} does not exist (give a COCO .json "
-            "or .jsonl with boxes, 'annotations' for the lines' own boxes, or null)"
+            "or .jsonl with boxes, 'annotations' for the records' own boxes, or null)"
         )
-    return list_images(path)[1]
+    by_file = list_images(path)[1]
+    by_name = {os.path.basename(k): v for k, v in by_file.items()}
+    found = {}
+    for key, image in images.items():
+        stem = os.path.splitext(image)[0]
+        boxes = by_file.get(stem, by_name.get(os.path.basename(stem)))
+        if boxes is not None:
+            found[key] = boxes
+    return found
+
+
+def extraction_enabled(config: DictConfig) -> bool:
+    """``use_features`` and ``extract.enabled`` (builders whose features usually come made)."""
+    extract = config.get("extract")
+    return bool(config.get("use_features")) and extract is not None and bool(extract.enabled)
 
 
 def extract_options(config: DictConfig) -> dict[str, Any]:

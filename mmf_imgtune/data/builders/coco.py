@@ -5,7 +5,8 @@ Reads the Karpathy json (``dataset_coco.json``): ``{"images": [{"filepath": "val
 test", "sentences": [{"raw": "A man ..."}, ...]}]}``. Training yields one sample per (image,
 caption) pair; val/test one sample per image carrying all its references as ``captions``, which
 the ``bleu4``/``cider`` metrics score ``generated_text`` against. Region features are keyed by
-``feature_key`` (default: the COCO image id).
+``feature_key`` (default: the COCO image id); with ``extract.enabled`` the builder extracts
+missing ones from the images (``mmf_imgtune.data.extraction``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
 from mmf_imgtune.data.annotations import AnnotationError, check_field, read_json_object
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.registry import registry
 
 SOURCE = (
@@ -59,17 +61,23 @@ def load_karpathy(path: str, karpathy_splits: list[str]) -> list[dict]:
     return records
 
 
+def load_images(config: DictConfig, split: str) -> list[dict]:
+    """The images of the Karpathy splits that make ``split`` (``karpathy_splits.<split>``)."""
+    splits = list(config.karpathy_splits[split])
+    images = []
+    for path in existing_paths(config, "annotations", split, "coco", SOURCE):
+        images += load_karpathy(path, splits)
+    if not images:
+        raise AnnotationError(
+            f"no image of Karpathy split(s) {splits} (dataset_config.coco.karpathy_splits."
+            f"{split}) in dataset_config.coco.annotations.{split}"
+        )
+    return images
+
+
 class CocoCaptionsDataset(AnnotatedDataset):
     def __init__(self, config: DictConfig, dataset_type: str):
-        splits = list(config.karpathy_splits[dataset_type])
-        images = []
-        for path in existing_paths(config, "annotations", dataset_type, "coco", SOURCE):
-            images += load_karpathy(path, splits)
-        if not images:
-            raise AnnotationError(
-                f"no image of Karpathy split(s) {splits} (dataset_config.coco.karpathy_splits."
-                f"{dataset_type}) in dataset_config.coco.annotations.{dataset_type}"
-            )
+        images = load_images(config, dataset_type)
         if dataset_type == "train":
             # One sample per caption: every reference is a training target.
             records = [{**image, "caption": c} for image in images for c in image["captions"]]
@@ -115,6 +123,15 @@ class CocoCaptionsBuilder(BaseDatasetBuilder):
     @classmethod
     def config_path(cls) -> str:
         return "configs/datasets/coco/defaults.yaml"
+
+    def build(self, config: DictConfig, split: str) -> None:
+        """With ``extract.enabled``: extract the features the split lacks from its images."""
+        if extraction_enabled(config):
+            images = {
+                str(config.feature_key).format(**r): str(config.image_file).format(**r)
+                for r in load_images(config, split)
+            }
+            extract_missing(config, "coco", split, images, given_boxes(config, "coco", images))
 
     def load(self, config: DictConfig, split: str) -> CocoCaptionsDataset:
         return CocoCaptionsDataset(config, split)

@@ -9,7 +9,8 @@ Under ``dataset_config.hateful_memes.data_dir`` (default ``<env.data_dir>/datase
 
 Each jsonl line is ``{"id": 1235, "img": "img/01235.png", "text": "...", "label": 0|1}``
 (test files may lack ``label``). Region features are keyed by the image's file stem
-(``01235``), as in MMF. Predictions follow the competition's csv: ``id,proba,label``.
+(``01235``), as in MMF; with ``extract.enabled`` the builder extracts missing ones from the
+images (given boxes, a grid or a detector: ``mmf_imgtune.data.extraction``). Predictions follow the competition's csv: ``id,proba,label``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
 from mmf_imgtune.data.annotations import AnnotationError, check_field, load_annotations
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.modules.metrics import positive_probability
 from mmf_imgtune.registry import registry
 
@@ -35,29 +37,38 @@ SOURCE = (
 REQUIRED_FIELDS = ("id", "img", "text")
 
 
+def load_records(config: DictConfig, split: str) -> list[dict]:
+    """The split's jsonl lines, checked to carry ``id``, ``img``, ``text`` (and a label)."""
+    records = []
+    for path in existing_paths(config, "annotations", split, "hateful_memes", SOURCE):
+        for number, record in enumerate(load_annotations(path), start=1):
+            missing = [f for f in REQUIRED_FIELDS if f not in record]
+            if missing:
+                raise AnnotationError(
+                    f"{path}: record {number} lacks {missing}; Hateful Memes lines need "
+                    f"{list(REQUIRED_FIELDS)} (and 'label' for train/dev)"
+                )
+            where = f"{path}: record {number}"
+            check_field(record, "id", "int", where)
+            check_field(record, "img", "text", where)
+            check_field(record, "text", "text", where)
+            if "label" in record:
+                record["label"] = check_field(record, "label", "label", where)
+            records.append(record)
+    return records
+
+
+def feature_key(record: dict) -> str:
+    # img/01235.png -> 01235 (MMF's feature_path for this data set)
+    return os.path.splitext(os.path.basename(record["img"]))[0]
+
+
 class HatefulMemesDataset(AnnotatedDataset):
     def __init__(self, config: DictConfig, dataset_type: str):
-        records = []
-        for path in existing_paths(config, "annotations", dataset_type, "hateful_memes", SOURCE):
-            for number, record in enumerate(load_annotations(path), start=1):
-                missing = [f for f in REQUIRED_FIELDS if f not in record]
-                if missing:
-                    raise AnnotationError(
-                        f"{path}: record {number} lacks {missing}; Hateful Memes lines need "
-                        f"{list(REQUIRED_FIELDS)} (and 'label' for train/dev)"
-                    )
-                where = f"{path}: record {number}"
-                check_field(record, "id", "int", where)
-                check_field(record, "img", "text", where)
-                check_field(record, "text", "text", where)
-                if "label" in record:
-                    record["label"] = check_field(record, "label", "label", where)
-                records.append(record)
-        super().__init__("hateful_memes", config, dataset_type, records)
+        super().__init__("hateful_memes", config, dataset_type, load_records(config, dataset_type))
 
     def feature_key(self, record: dict) -> str:
-        # img/01235.png -> 01235 (MMF's feature_path for this data set)
-        return os.path.splitext(os.path.basename(record["img"]))[0]
+        return feature_key(record)
 
     def image_file(self, record: dict) -> str:
         return record["img"]
@@ -88,6 +99,13 @@ class HatefulMemesBuilder(BaseDatasetBuilder):
     @classmethod
     def config_path(cls) -> str:
         return "configs/datasets/hateful_memes/defaults.yaml"
+
+    def build(self, config: DictConfig, split: str) -> None:
+        """With ``extract.enabled``: extract the features the split lacks from its images."""
+        if extraction_enabled(config):
+            images = {feature_key(r): r["img"] for r in load_records(config, split)}
+            boxes = given_boxes(config, "hateful_memes", images)
+            extract_missing(config, "hateful_memes", split, images, boxes)
 
     def load(self, config: DictConfig, split: str) -> HatefulMemesDataset:
         return HatefulMemesDataset(config, split)

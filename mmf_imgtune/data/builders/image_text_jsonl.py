@@ -130,7 +130,7 @@ class ImageTextJsonlBuilder(BaseDatasetBuilder):
         records = load_records(config, split)
         own = {feature_key(r): boxes_of_record(r, NAME) for r in records if "boxes" in r}
         images = {feature_key(r): r["image"] for r in records}
-        extract_missing(config, NAME, split, images, given_boxes(config, NAME, own))
+        extract_missing(config, NAME, split, images, given_boxes(config, NAME, images, own))
 
     def load(self, config: DictConfig, split: str) -> ImageTextJsonlDataset:
         return ImageTextJsonlDataset(config, split)

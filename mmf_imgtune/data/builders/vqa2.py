@@ -34,6 +34,7 @@ from mmf_imgtune.data.annotations import (
 )
 from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.registry import registry
 
 SOURCE = (
@@ -213,6 +214,12 @@ class VQA2Builder(BaseDatasetBuilder):
         # Once, on local rank 0: write the vocabulary so every process reads the same file.
         if split == "train":
             answer_vocab(config, write=True)
+        if extraction_enabled(config):  # features the split lacks, from its images
+            images = {}
+            for record in load_vqa_records(config, split):
+                key = record.get("feature_key") or str(config.feature_key).format(**record)
+                images[key] = str(config.image_file).format(**record)
+            extract_missing(config, "vqa2", split, images, given_boxes(config, "vqa2", images))
 
     def load(self, config: DictConfig, split: str) -> VQA2Dataset:
         return VQA2Dataset(config, split)
