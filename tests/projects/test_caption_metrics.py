@@ -110,6 +110,19 @@ def test_generate_on_a_training_image_gives_the_evaluated_caption(jsonl_run, cap
         assert "regions: whole image + 4x4 grid" in err and "layer 'mid' (128-d)" in err
     stores = json.loads((root / "save" / "feature_stores.json").read_text())
     assert stores[NAME]["train"][0]["record"]["box_sources"]["grid"]["grid"] == 4
+    # A store written before records (and a run without the copy): the config's extract
+    # options, with a note; the boxes must then be named.
+    (root / "data" / "datasets" / NAME / "features" / "extraction.json").unlink()
+    (root / "save" / "feature_stores.json").unlink()
+    first = records[0]
+    args = ["--checkpoint", str(root / "save" / "current.ckpt"), "--prompt", first["text"],
+            "--image", str(folder / first["image"])]  # fmt: skip
+    assert generate.main(args) == 2
+    assert "pooled over unrecorded boxes" in capsys.readouterr().err
+    assert generate.main([*args, "--grid", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert "has no extraction record" in err and f"dataset_config.{NAME}.extract" in err
+    assert out.strip() == rows[first["id"]]
 
 
 def test_coco_caption_metrics_are_pycocoevalcap_on_the_predictions(tmp_path):
