@@ -44,6 +44,7 @@ _WARNING_NOISE = (
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r"The number of training batches \(\d+\) is smaller than the logging interval.*",
     r"The '\w+_dataloader' does not have many workers.*",
+    r"`is_gradient_checkpointing` is deprecated.*",  # transformers 5, called by peft
 )
 
 

@@ -18,6 +18,7 @@ from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.build import build_trainer
 from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_step, safe_torch_load
+from mmf_imgtune.trainer.console import quiet_third_party
 from mmf_imgtune.trainer.datamodule import MMFDataModule
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
 from mmf_imgtune.trainer.report import print_metrics
@@ -102,6 +103,7 @@ def _loop_seconds(trainer: pl.Trainer) -> float:
 
 def run_training(config: DictConfig) -> dict[str, Any]:
     """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
+    quiet_third_party()  # before the model is built: LLM/peft warnings come from there too
     phases = RunPhases.parse(config.run_type)
     save_dir = str(config.env.save_dir)
     os.makedirs(save_dir, exist_ok=True)

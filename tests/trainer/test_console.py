@@ -45,3 +45,23 @@ def test_a_terminal_keeps_the_bar_unless_switched_off(monkeypatch):
     training.progress_bar = False
     callbacks, bar = console_callbacks(training)
     assert not bar and isinstance(callbacks[0], ProgressLog)
+
+
+def test_known_third_party_noise_is_filtered_and_other_warnings_still_show():
+    import logging
+    import warnings
+
+    from mmf_imgtune.trainer.console import quiet_third_party
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_third_party()
+        warnings.warn(
+            "`is_gradient_checkpointing` is deprecated and will go", FutureWarning, stacklevel=1
+        )
+        warnings.warn("something the user must see", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["something the user must see"]
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    kept = [f.filter(logging.makeLogRecord({"msg": m})) for f in logger.filters
+            for m in ("GPU available: False, used: False", "Restoring states from ckpt")]  # fmt: skip
+    assert kept == [False, True]
