@@ -110,6 +110,17 @@ class MMFLightningModule(pl.LightningModule):
             return None  # Lightning skips backward and the optimizer step
         raise NonFiniteLossError(message)
 
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
+    ) -> None:
+        # Under FSDP each rank holds a shard of the gradient: the strategy clips by the norm of
+        # the whole (Lightning's default would raise there).
+        clip = getattr(self.trainer.strategy, "clip_grad_norm", None)
+        if clip is not None and gradient_clip_val:
+            clip(float(gradient_clip_val))
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model, self.config)
         scheduler = build_scheduler(optimizer, self.config)
