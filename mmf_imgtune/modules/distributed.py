@@ -11,6 +11,8 @@ Outside a process group they are the plain single-process computations.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 
@@ -50,12 +52,45 @@ def mean_over_ranks(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """(B, ...) on each rank -> (world * B, ...) in rank order, gradients flowing back.
 
-    The backward of ``torch.distributed.nn.functional.all_gather`` sums the gradients every
-    rank computes for this rank's rows, so a loss computed identically on every rank from the
-    gathered rows, then averaged by DDP, takes the single-process gradient.
+    The backward sums the gradients every rank computes for this rank's rows, so a loss
+    computed identically on every rank from the gathered rows, then averaged by DDP, takes the
+    single-process gradient. Every rank must pass the same shape (training batches are equal).
     """
     if data_parallel_size() == 1:
         return tensor
-    from torch.distributed.nn.functional import all_gather
+    return _GatherWithGrad.apply(tensor)
 
-    return torch.cat(all_gather(tensor), dim=0)
+
+class _GatherWithGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rows = tensor.size(0)
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # every rank's gradient for every row
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
+def token_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, across_ranks: bool = False
+) -> torch.Tensor:
+    """Cross entropy averaged over the scored tokens (targets != -100).
+
+    Args:
+        logits: (B, T, V), already aligned with ``targets`` (B, T).
+        across_ranks: average over the scored tokens of every rank (training), not over this
+            rank's alone.
+    """
+    import torch.nn.functional as F
+
+    flat, flat_targets = logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1)
+    if not across_ranks:
+        return F.cross_entropy(flat, flat_targets, ignore_index=-100)
+    total = F.cross_entropy(flat, flat_targets, ignore_index=-100, reduction="sum")
+    return mean_over_ranks(total, (flat_targets != -100).sum())

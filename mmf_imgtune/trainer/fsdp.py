@@ -76,6 +76,29 @@ class MMFFSDPStrategy(FSDPStrategy):
         )
         self.wrapped_classes = sorted(c.__name__ for c in classes)
 
+    def _setup_model(self, model: nn.Module) -> nn.Module:
+        root = getattr(self, "_root_unit", None)
+        if root is not None and root.module is model:
+            # validate/test after fit: the layers are FSDP units already; reuse the root unit
+            # that owns the remaining (flattened) parameters.
+            return root
+        if self.root_device.type != "cpu":
+            root = super()._setup_model(model)
+        else:
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            # Lightning passes no device on CPU, and FSDP then looks for an accelerator.
+            root = FullyShardedDataParallel(
+                module=model,
+                cpu_offload=self.cpu_offload,
+                mixed_precision=self.mixed_precision_config,
+                sharding_strategy=self.sharding_strategy,
+                device_id=torch.device("cpu"),
+                **self.kwargs,
+            )
+        self._root_unit = root
+        return root
+
     def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
         """Clip by the L2 norm of the whole (sharded) gradient, as one process would."""
         return self.model.clip_grad_norm_(max_norm)

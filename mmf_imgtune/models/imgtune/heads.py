@@ -14,7 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmf_imgtune.modules.distributed import data_parallel_rank, gather_with_grad, mean_over_ranks
+from mmf_imgtune.modules.distributed import (
+    data_parallel_rank,
+    gather_with_grad,
+    token_cross_entropy,
+)
 
 TASKS = ("generation", "vqa_classification", "binary", "retrieval")
 
@@ -47,12 +51,7 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, across_ranks: bool = Fal
         across_ranks: average over the scored tokens of every data-parallel rank (training),
             not over this rank's alone (ranks hold different numbers of answer tokens).
     """
-    shifted = logits[:, :-1].reshape(-1, logits.size(-1)).float()
-    targets = labels[:, 1:].reshape(-1)
-    if not across_ranks:
-        return F.cross_entropy(shifted, targets, ignore_index=-100)
-    total = F.cross_entropy(shifted, targets, ignore_index=-100, reduction="sum")
-    return mean_over_ranks(total, (targets != -100).sum())
+    return token_cross_entropy(logits[:, :-1], labels[:, 1:], across_ranks)
 
 
 class ClassifierHead(nn.Module):
