@@ -2,8 +2,7 @@
 
     mmf_imgtune_consolidate save/current.ckpt save/model.ckpt
 
-``training.strategy=fsdp`` with ``training.fsdp.state_dict_type=sharded`` (the default) writes
-each checkpoint as a folder of per-rank shards. Resume (``checkpoint.resume=true``) reads the
+``training.strategy=fsdp`` writes each checkpoint as a folder of per-rank shards. Resume (``checkpoint.resume=true``) reads the
 folder as it is; this command writes the single file that ``mmf_predict``,
 ``checkpoint.resume_pretrained`` and ``mmf_imgtune_generate`` read (``mmf_predict`` also
 accepts the folder and consolidates it in memory). Runs in one process, no GPU needed.

@@ -74,9 +74,7 @@ def _strategy(training: DictConfig, model: torch.nn.Module | None) -> Any:
         if model is None:
             raise ConfigError("training.strategy=fsdp needs the model to find its layers")
         try:
-            return MMFFSDPStrategy(
-                model, str(training.fsdp.state_dict_type), process_group_backend=backend
-            )
+            return MMFFSDPStrategy(model, process_group_backend=backend)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     return name

@@ -99,7 +99,7 @@ SHARDED_METADATA = "meta.pt"
 
 
 def is_sharded_checkpoint(path: str | os.PathLike) -> bool:
-    """A folder written by ``training.strategy=fsdp`` with ``fsdp.state_dict_type=sharded``."""
+    """A folder of per-rank shards, as ``training.strategy=fsdp`` writes them."""
     return Path(path).is_dir() and (Path(path) / SHARDED_METADATA).is_file()
 
 

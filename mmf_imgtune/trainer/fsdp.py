@@ -8,7 +8,7 @@
 - **Clipping**: Lightning refuses norm clipping under FSDP because the norm must be taken over
   every rank's shard; ``clip_grad_norm`` calls the root FSDP module's ``clip_grad_norm_``, which
   does exactly that.
-- **Sharded checkpoints** (``training.fsdp.state_dict_type=sharded``): a folder per checkpoint
+- **Sharded checkpoints**: a folder per checkpoint
   (torch.distributed.checkpoint shards + Lightning's ``meta.pt``), written under a temporary
   name and renamed once complete, like our single files. ``checkpoint_io.consolidate`` (and
   ``mmf_imgtune_consolidate``) turns one into a single file for ``mmf_predict``.
@@ -28,8 +28,6 @@ from lightning.pytorch.strategies import FSDPStrategy
 from torch import nn
 
 from mmf_imgtune.trainer.checkpoint_io import replace_folder
-
-STATE_DICT_TYPES = ("sharded", "full")
 
 
 def wrap_classes(model: nn.Module) -> set[type[nn.Module]]:
@@ -58,21 +56,16 @@ def wrap_classes(model: nn.Module) -> set[type[nn.Module]]:
 class MMFFSDPStrategy(FSDPStrategy):
     """Args:
     model: the BaseModel (to find its block classes).
-    state_dict_type: ``sharded`` (a folder per checkpoint, no gathering) or ``full``.
     process_group_backend: ``gloo`` on CPU, ``nccl`` on GPU (None: Lightning's choice).
     """
 
-    def __init__(self, model: nn.Module, state_dict_type: str, **kwargs: Any):
+    def __init__(self, model: nn.Module, **kwargs: Any):
         from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
-        if state_dict_type not in STATE_DICT_TYPES:
-            raise ValueError(
-                f"training.fsdp.state_dict_type '{state_dict_type}' is not one of "
-                f"{', '.join(STATE_DICT_TYPES)}"
-            )
         classes = wrap_classes(model)
+        # Sharded state: no rank ever gathers the whole model to save it.
         super().__init__(
-            auto_wrap_policy=ModuleWrapPolicy(classes), state_dict_type=state_dict_type, **kwargs
+            auto_wrap_policy=ModuleWrapPolicy(classes), state_dict_type="sharded", **kwargs
         )
         self.wrapped_classes = sorted(c.__name__ for c in classes)
 
@@ -82,11 +75,11 @@ class MMFFSDPStrategy(FSDPStrategy):
             # validate/test after fit: the layers are FSDP units already; reuse the root unit
             # that owns the remaining (flattened) parameters.
             return root
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
         if self.root_device.type != "cpu":
             root = super()._setup_model(model)
         else:
-            from torch.distributed.fsdp import FullyShardedDataParallel
-
             # Lightning passes no device on CPU, and FSDP then looks for an accelerator.
             root = FullyShardedDataParallel(
                 module=model,
@@ -97,6 +90,9 @@ class MMFFSDPStrategy(FSDPStrategy):
                 **self.kwargs,
             )
         self._root_unit = root
+        if self.global_rank == 0:
+            units = sum(isinstance(m, FullyShardedDataParallel) for m in root.modules())
+            print(f"[mmf_imgtune] FSDP: {units} units ({', '.join(self.wrapped_classes)} + root)")
         return root
 
     def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
@@ -106,8 +102,6 @@ class MMFFSDPStrategy(FSDPStrategy):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], filepath: Any, storage_options: Any = None
     ) -> None:
-        if self._state_dict_type != "sharded":
-            return super().save_checkpoint(checkpoint, filepath, storage_options)
         final = Path(self.broadcast(str(filepath)))
         # Every rank writes its shard into the same temporary folder: a crash leaves the
         # previous folder intact under the final name.

@@ -41,7 +41,7 @@ def resume_path(config: DictConfig) -> str | None:
     """The checkpoint to continue from: resume_file, best.ckpt, or current.ckpt."""
     ckpt = config.checkpoint
     save_dir = Path(config.env.save_dir)
-    # A checkpoint is a file, or a folder of shards (FSDP with fsdp.state_dict_type=sharded).
+    # A checkpoint is a file, or a folder of shards (training.strategy=fsdp).
     if ckpt.resume_file:
         if not os.path.exists(ckpt.resume_file):
             raise FileNotFoundError(f"checkpoint.resume_file '{ckpt.resume_file}' does not exist")

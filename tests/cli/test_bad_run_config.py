@@ -23,10 +23,6 @@ CASES = {
         ["scheduler.type 'cosine'", "warmup_cosine"],
     ),
     "optimizer": (["optimizer.type=adamx"], ["optimizer.type 'adamx'", "adam_w"]),
-    "fsdp state dict": (
-        ["training.strategy=fsdp", "training.accelerator=cpu", "training.fsdp.state_dict_type=x"],
-        ["training.fsdp.state_dict_type 'x'", "sharded, full"],
-    ),
     "model key": (
         ["model=imgtune", "model_config.imgtune.fusion=late"],
         ["model_config.imgtune", "fusion='late'", "prefix"],

@@ -39,21 +39,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _imgtune_case(task: str, fusion: str, lm_training: str, **extra) -> dict:
+    return {"kind": "imgtune", "task": task, "fusion": fusion, "lm_training": lm_training, **extra}
+
+
 def all_cases() -> list[dict]:
-    cases = [
-        {"kind": "imgtune", "task": t, "fusion": f, "lm_training": r}
-        for t in IMGTUNE_TASKS
-        for f in FUSIONS
-        for r in REGIMES
-    ]
+    cases = [_imgtune_case(t, f, r) for t in IMGTUNE_TASKS for f in FUSIONS for r in REGIMES]
     # GPT-2 ties its LM head to the input embeddings: the head must stay trainable there.
-    cases.append({"kind": "imgtune", "task": "binary", "fusion": "both", "lm_training": "full", "lm": "gpt2"})
-    cases.append({"kind": "imgtune", "task": "generation", "fusion": "prefix", "lm_training": "full", "resampler": True})
+    cases.append(_imgtune_case("binary", "both", "full", lm="gpt2"))
+    cases.append(_imgtune_case("generation", "prefix", "full", resampler=True))
     cases += [{"kind": "baseline", "name": name} for name in BASELINES]
     # Controls: the bug this matrix guards against (a trainable LM head that never runs), and
     # retrieval contrasting each rank's half alone: both must be reported.
-    cases.append({"kind": "imgtune", "task": "binary", "fusion": "prefix", "lm_training": "full", "control": "lm_head"})
-    cases.append({"kind": "imgtune", "task": "retrieval", "fusion": "prefix", "lm_training": "full", "control": "local_negatives"})
+    cases.append(_imgtune_case("binary", "prefix", "full", control="lm_head"))
+    cases.append(_imgtune_case("retrieval", "prefix", "full", control="local_negatives"))
     # BatchNorm keeps per-rank statistics (as in MMF): checked for running, not for equality.
     cases.append({"kind": "baseline", "name": "unimodal_image", "grid": True, "exact": False})
     cases.append({"kind": "butd"})

@@ -110,7 +110,9 @@ def _assert_same_run(single, other):
 def test_the_reference_run_clips(single):
     """Clipping is active at every update (else the check below would not cover it)."""
     with open(single / "logs" / "csv" / "metrics.csv", newline="") as handle:
-        norms = [float(r["train/grad_norm"]) for r in csv.DictReader(handle) if r["train/grad_norm"]]
+        norms = [
+            float(r["train/grad_norm"]) for r in csv.DictReader(handle) if r["train/grad_norm"]
+        ]
     assert len(norms) == 6 and min(norms) > MAX_GRAD_NORM, norms
 
 
@@ -150,7 +152,10 @@ def test_fsdp_matches_one_process_resumes_exactly_and_predicts(common, single, t
     folder, args = common
     fsdp = [*args, "training.devices=2", "training.accelerator=cpu", "training.strategy=fsdp"]
     save = folder / "fsdp"
-    _ok(run_cli(fsdp, save))
+    result = run_cli(fsdp, save)
+    _ok(result)
+    # One unit per decoder layer and per cross-attention block (2 + 2), plus the root.
+    assert "FSDP: 5 units (GatedCrossAttentionBlock, LlamaDecoderLayer + root)" in result.stdout
     assert (save / "current.ckpt").is_symlink() and (save / "current.ckpt" / "meta.pt").is_file()
     _assert_same_run(single, save)
 
