@@ -67,8 +67,6 @@ def test_bf16_true_trains_every_model_and_task():
 
 
 IMGTUNE_ON_TOY = [
-    "model=imgtune",
-    "dataset=toy",
     "model_config.imgtune.task=binary",
     "model_config.imgtune.lm.config.vocab_size=16",
     "model_config.imgtune.lm.config.hidden_size=16",
@@ -84,10 +82,14 @@ IMGTUNE_ON_TOY = [
 @pytest.mark.parametrize(
     "model,precision",
     [("imgtune", "bf16-true"), ("imgtune", "bf16"), ("imgtune", "64"), ("imgtune", "16-mixed")]
-    + [("toy_classifier", "bf16-true"), ("toy_classifier", "32")],
+    + [("concat_bert", "bf16-true"), ("toy_classifier", "bf16-true"), ("toy_classifier", "32")],
 )
 def test_mmf_run_trains_in_each_precision(model, precision, tmp_path):
-    args = IMGTUNE_ON_TOY if model == "imgtune" else ["model=toy_classifier", "dataset=toy"]
+    args = {
+        "imgtune": IMGTUNE_ON_TOY,
+        "concat_bert": ["config=projects/baselines/configs/toy/concat_bert.yaml"],
+        "toy_classifier": [],
+    }[model] + [f"model={model}", "dataset=toy"]
     result = run(
         [
             *args,
