@@ -47,7 +47,9 @@ def resolve_precision(training: DictConfig) -> str:
         )
     if precision.startswith("16") and not _on_gpu(training):
         fallback = precision.replace("16", "bf16", 1)
-        warnings.warn(f"training.precision={precision} needs a GPU; using {fallback} on the CPU", stacklevel=2)
+        warnings.warn(
+            f"training.precision={precision} needs a GPU; using {fallback} on the CPU", stacklevel=2
+        )
         precision = fallback
     return precision
 

@@ -168,6 +168,8 @@ def consolidate(folder: str | os.PathLike) -> dict:
         dcp_to_torch_save(folder, single)
         shards = safe_torch_load(single)
     checkpoint["state_dict"] = shards.pop("model")
-    optimizers = sorted((k for k in shards if k.startswith("optimizer_")), key=lambda k: int(k[10:]))
+    optimizers = sorted(
+        (k for k in shards if k.startswith("optimizer_")), key=lambda k: int(k[10:])
+    )
     checkpoint["optimizer_states"] = [shards[k] for k in optimizers]
     return checkpoint
