@@ -2,6 +2,8 @@
 (simulated here: no cluster) give our trainer its node, rank and world size."""
 
 from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from lightning_utilities.core.rank_zero import rank_zero_only as utils_rank_zero_only
 
 from mmf_imgtune.config.loader import build_config
 from mmf_imgtune.trainer.build import build_trainer
@@ -24,6 +26,10 @@ SLURM_TASK_1 = {
 def test_slurm_variables_set_node_rank_and_world(monkeypatch, tmp_path):
     for key, value in SLURM_TASK_1.items():
         monkeypatch.setenv(key, value)
+    # Lightning records "this process is rank 1" in module globals; later in-process runs of
+    # this pytest process must see rank 0 again (else their loggers stay silent).
+    for holder in (rank_zero_only, utils_rank_zero_only):
+        monkeypatch.setattr(holder, "rank", getattr(holder, "rank", 0))
     config = build_config(
         [
             "model=toy_classifier",
@@ -43,3 +49,4 @@ def test_slurm_variables_set_node_rank_and_world(monkeypatch, tmp_path):
     assert (environment.node_rank(), environment.local_rank()) == (1, 0)
     assert environment.main_address == "node01"
     assert trainer.world_size == 2 and per_device_batch_size(config, trainer.world_size) == 8
+    assert rank_zero_only.rank == 1  # what the restore above undoes
