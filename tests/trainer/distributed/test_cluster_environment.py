@@ -26,6 +26,11 @@ SLURM_TASK_1 = {
 def test_slurm_variables_set_node_rank_and_world(monkeypatch, tmp_path):
     for key, value in SLURM_TASK_1.items():
         monkeypatch.setenv(key, value)
+    # Lightning's SLURMEnvironment writes MASTER_ADDR/MASTER_PORT into os.environ: restore them
+    # (setenv records the old state, delenv leaves them unset for Lightning to fill in).
+    for key in ("MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.setenv(key, "unset")
+        monkeypatch.delenv(key)
     # Lightning records "this process is rank 1" in module globals; later in-process runs of
     # this pytest process must see rank 0 again (else their loggers stay silent).
     for holder in (rank_zero_only, utils_rank_zero_only):
