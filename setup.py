@@ -43,6 +43,7 @@ setup(
             "mmf_imgtune_generate=mmf_imgtune.cli.generate:main",
             "mmf_imgtune_bench=mmf_imgtune.cli.bench:main",
             "mmf_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
+            "mmf_imgtune_consolidate=mmf_imgtune.cli.consolidate:main",
         ]
     },
 )

@@ -31,7 +31,8 @@ class ToyClassifier(BaseModel):
         )
 
     def forward(self, sample_list: Any) -> dict:
-        mask = sample_list["input_mask"].unsqueeze(-1).float()  # (B, T, 1)
+        dtype = self.image_proj.weight.dtype  # bf16 under bf16-true
+        mask = sample_list["input_mask"].unsqueeze(-1).to(dtype)  # (B, T, 1)
         text = (self.embed(sample_list["input_ids"]) * mask).sum(1) / mask.sum(1).clamp(min=1)
-        image = self.image_proj(sample_list["image_feature_0"]).mean(dim=1)  # (B, H)
+        image = self.image_proj(sample_list["image_feature_0"].to(dtype)).mean(dim=1)  # (B, H)
         return {"scores": self.classifier(torch.cat([text, image], dim=-1))}

@@ -1,7 +1,8 @@
 """A Lightning ``Trainer`` from MMF's ``training.*`` keys.
 
-Devices, DDP/FSDP/DeepSpeed strategies and multi-node launches (torchrun, SLURM) are
-Lightning's: this module only translates MMF's names.
+Devices, the DDP/FSDP strategies and multi-node launches (torchrun, SLURM) are Lightning's:
+this module translates MMF's names and refuses, in one line naming the key and the choices,
+what would fail later.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from mmf_imgtune.trainer.checkpoint_io import AtomicCheckpointIO
 from mmf_imgtune.trainer.console import console_callbacks
 from mmf_imgtune.trainer.loggers import build_loggers
 
-PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64")
+# Lightning's precision names, and the aliases Lightning accepts for them.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+PRECISION_ALIASES = {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+# What training.strategy may be (every one is tested on CPU: tests/trainer/distributed).
+STRATEGIES = ("auto", "ddp", "fsdp")
 
 
 def _on_gpu(training: DictConfig) -> bool:
@@ -28,31 +33,63 @@ def _on_gpu(training: DictConfig) -> bool:
 
 
 def resolve_precision(training: DictConfig) -> str:
-    """``precision`` wins; else ``fp16`` means 16-mixed on GPU. On CPU, fp16 AMP does not
-    exist, so 16-mixed falls back to bf16-mixed with a warning."""
+    """``precision`` (a Lightning name or alias: 32, bf16, 16, 64, ...) wins; else ``fp16``
+    means 16-mixed. On CPU, fp16 does not train, so 16-mixed/16-true fall back to
+    bf16-mixed/bf16-true with a warning."""
     precision = str(training.precision) if training.precision is not None else None
     if precision is None:
         precision = "16-mixed" if training.fp16 else "32-true"
+    precision = PRECISION_ALIASES.get(precision, precision)
     if precision not in PRECISIONS:
-        raise ValueError(f"training.precision '{precision}' is not one of {', '.join(PRECISIONS)}")
+        raise ConfigError(
+            f"training.precision={precision} is not a precision; use one of "
+            f"{', '.join(PRECISIONS)} (or the aliases {', '.join(PRECISION_ALIASES)})"
+        )
     if precision.startswith("16") and not _on_gpu(training):
-        warnings.warn("fp16 needs a GPU; using bf16-mixed on the CPU instead", stacklevel=2)
-        precision = "bf16-mixed"
+        fallback = precision.replace("16", "bf16", 1)
+        warnings.warn(
+            f"training.precision={precision} needs a GPU; using {fallback} on the CPU", stacklevel=2
+        )
+        precision = fallback
     return precision
 
 
-def _strategy(training: DictConfig) -> Any:
+def _strategy(training: DictConfig, model: torch.nn.Module | None) -> Any:
     name = str(training.strategy)
-    if name == "ddp" and not _on_gpu(training):
-        # gloo is the CPU backend; Lightning's default for CPU DDP too, stated for clarity.
+    if name.startswith("deepspeed"):
+        raise ConfigError(
+            f"training.strategy={name}: DeepSpeed is not supported (it cannot be tested here); "
+            "use training.strategy=fsdp, which shards parameters, gradients and optimizer state"
+        )
+    if name not in STRATEGIES:
+        raise ConfigError(f"training.strategy={name} is not one of {', '.join(STRATEGIES)}")
+    backend = None if _on_gpu(training) else "gloo"  # gloo is the CPU backend
+    if name == "ddp":
         from lightning.pytorch.strategies import DDPStrategy
 
-        return DDPStrategy(process_group_backend="gloo")
+        # Every trainable parameter gets a gradient (tests/trainer/distributed check each model),
+        # so DDP need not search the graph for unused ones.
+        return DDPStrategy(process_group_backend=backend, find_unused_parameters=False)
+    if name == "fsdp":
+        from mmf_imgtune.trainer.fsdp import MMFFSDPStrategy
+
+        if model is None:
+            raise ConfigError("training.strategy=fsdp needs the model to find its layers")
+        try:
+            return MMFFSDPStrategy(model, process_group_backend=backend)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     return name
 
 
-def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = None) -> pl.Trainer:
-    """``resume_step``: the update a resumed run continues from (its logs keep the past)."""
+def build_trainer(
+    config: DictConfig,
+    save_dir: str,
+    resume_step: int | None = None,
+    model: torch.nn.Module | None = None,
+) -> pl.Trainer:
+    """``resume_step``: the update a resumed run continues from (its logs keep the past);
+    ``model``: the BaseModel (FSDP wraps its layers)."""
     training = config.training
     max_updates = training.max_updates
     max_epochs = training.max_epochs
@@ -69,7 +106,7 @@ def build_trainer(config: DictConfig, save_dir: str, resume_step: int | None = N
         accelerator=str(training.accelerator),
         devices=training.devices,
         num_nodes=int(training.num_nodes),
-        strategy=_strategy(training),
+        strategy=_strategy(training, model),
         precision=resolve_precision(training),
         max_steps=int(max_updates) if max_updates is not None else -1,
         max_epochs=int(max_epochs) if max_epochs is not None else (None if max_updates else 1),

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.registry import registry
+from mmf_imgtune.trainer.checkpoint_io import point_link_at, remove_checkpoint
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -30,7 +31,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
 class MMFCheckpoint(pl.Callback):
     """``models/model_<update>.ckpt`` every ``checkpoint_interval`` updates (the newest
     ``max_to_keep`` kept), ``current.ckpt`` pointing at the newest, and ``best.ckpt`` whenever
-    the early-stop criteria metric improves at an evaluation."""
+    the early-stop criteria metric improves at an evaluation.
+
+    A checkpoint is a file, or a folder under FSDP with sharded state; ``current.ckpt`` is then
+    a symlink to the newest folder (a file is hard-linked)."""
 
     def __init__(self, save_dir: str, interval: int, max_to_keep: int, monitor: str, minimize: bool):
         self.save_dir = Path(save_dir)
@@ -48,7 +52,10 @@ class MMFCheckpoint(pl.Callback):
         numbered = self.save_dir / "models" / f"model_{step}.ckpt"
         trainer.save_checkpoint(numbered, weights_only=False)
         if trainer.is_global_zero:
-            _link_or_copy(numbered, self.save_dir / "current.ckpt")
+            if numbered.is_dir():
+                point_link_at(numbered, self.save_dir / "current.ckpt")
+            else:
+                _link_or_copy(numbered, self.save_dir / "current.ckpt")
             self._prune()
         trainer.strategy.barrier("mmf_checkpoint")
         self._last_saved_step = step
@@ -59,7 +66,7 @@ class MMFCheckpoint(pl.Callback):
         folder = self.save_dir / "models"
         files = sorted(folder.glob("model_*.ckpt"), key=lambda p: int(p.stem.split("_")[1]))
         for old in files[: -self.max_to_keep]:
-            old.unlink(missing_ok=True)
+            remove_checkpoint(old)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, *args: Any) -> None:
         step = trainer.global_step

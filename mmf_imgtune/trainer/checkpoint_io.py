@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,82 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return safe_torch_load(path, map_location=map_location or "cpu")
 
 
+# Lightning's name for the non-tensor part of a sharded (folder) checkpoint.
+SHARDED_METADATA = "meta.pt"
+
+
+def is_sharded_checkpoint(path: str | os.PathLike) -> bool:
+    """A folder of per-rank shards, as ``training.strategy=fsdp`` writes them."""
+    return Path(path).is_dir() and (Path(path) / SHARDED_METADATA).is_file()
+
+
 def checkpoint_step(path: str | os.PathLike) -> int:
-    """The update count stored in a Lightning checkpoint, read without loading its tensors."""
-    return int(safe_torch_load(path, mmap=True).get("global_step", 0))
+    """The update count stored in a Lightning checkpoint (file or sharded folder), read
+    without loading its tensors."""
+    if is_sharded_checkpoint(path):
+        path = Path(path) / SHARDED_METADATA
+    return int(safe_torch_load(path, mmap=not Path(path).is_dir()).get("global_step", 0))
+
+
+def replace_folder(source: Path, target: Path) -> None:
+    """Move the complete folder ``source`` to ``target``, replacing an older ``target``.
+
+    Two renames: a crash between them leaves ``.<target>.old`` (the previous version) and no
+    ``target``; never a half-written folder under the final name.
+    """
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.is_dir() and not target.is_symlink():
+        os.replace(target, old)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    os.replace(source, target)
+    _fsync_dir(target.parent)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def point_link_at(target: Path, link: Path) -> None:
+    """Make ``link`` a relative symlink to ``target``, atomically (rename over the old link)."""
+    tmp = link.with_name(f".{link.name}.link.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # a folder of an older layout; the link replaces it
+    os.replace(tmp, link)
+
+
+def remove_checkpoint(path: Path) -> None:
+    """Delete a checkpoint file or sharded folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def consolidate(folder: str | os.PathLike) -> dict:
+    """A sharded checkpoint folder as one Lightning checkpoint dict, in one process.
+
+    Returns:
+        Lightning's metadata plus ``state_dict`` (full tensors) and ``optimizer_states``: what
+        a single-file checkpoint holds, loadable by ``mmf_predict`` / ``resume_pretrained``.
+    """
+    import tempfile
+
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    folder = Path(folder)
+    if not is_sharded_checkpoint(folder):
+        raise DataError(f"{folder}: not a sharded checkpoint folder (no {SHARDED_METADATA})")
+    checkpoint = safe_torch_load(folder / SHARDED_METADATA)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+        single = Path(scratch) / "consolidated.pt"
+        dcp_to_torch_save(folder, single)
+        shards = safe_torch_load(single)
+    checkpoint["state_dict"] = shards.pop("model")
+    optimizers = sorted(
+        (k for k in shards if k.startswith("optimizer_")), key=lambda k: int(k[10:])
+    )
+    checkpoint["optimizer_states"] = [shards[k] for k in optimizers]
+    return checkpoint

@@ -15,6 +15,7 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
+from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.feature_check import check_feature_stores, save_feature_stores
 from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
@@ -27,10 +28,11 @@ SPLITS = {"train": "train", "val": "val", "test": "test"}
 def per_device_batch_size(config: DictConfig, world_size: int) -> int:
     """``training.batch_size`` is global (MMF): split it evenly across processes."""
     batch_size = int(config.training.batch_size)
-    if batch_size % world_size:
-        raise ValueError(
-            f"training.batch_size={batch_size} does not split evenly over {world_size} "
-            f"processes; use a multiple of {world_size}"
+    if batch_size % world_size or batch_size < world_size:
+        raise ConfigError(
+            f"training.batch_size={batch_size} (global) does not split evenly over "
+            f"{world_size} processes (training.devices x training.num_nodes); use a multiple "
+            f"of {world_size}"
         )
     return batch_size // world_size
 

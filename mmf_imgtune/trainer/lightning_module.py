@@ -110,6 +110,23 @@ class MMFLightningModule(pl.LightningModule):
             return None  # Lightning skips backward and the optimizer step
         raise NonFiniteLossError(message)
 
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
+    ) -> None:
+        """Clip by the L2 norm of the whole gradient and log that norm (before clipping) as
+        ``train/grad_norm``. Under FSDP each rank holds a shard of the gradient: the strategy
+        takes the norm over all shards (Lightning's own clipping would raise there)."""
+        if not gradient_clip_val:
+            return
+        clip = getattr(self.trainer.strategy, "clip_grad_norm", None)
+        if clip is not None:
+            norm = clip(float(gradient_clip_val))
+        else:
+            parameters = self.trainer.precision_plugin.main_params(optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(parameters, float(gradient_clip_val))
+        if self._log_this_step():
+            self.log("train/grad_norm", norm.detach().float())
+
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.model, self.config)
         scheduler = build_scheduler(optimizer, self.config)

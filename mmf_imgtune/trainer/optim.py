@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import LambdaLR
 
+from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.registry import registry
 
 _TORCH_OPTIMIZERS = {name.lower(): name for name in dir(torch.optim) if name[0].isupper()}
@@ -19,17 +20,46 @@ def build_optimizer(model: Any, config: DictConfig) -> torch.optim.Optimizer:
     """``optimizer.type``: a registered optimizer, ``adam_w``, or a torch.optim class name."""
     spec = config.optimizer
     params = OmegaConf.to_container(spec.params, resolve=True) if spec.get("params") else {}
-    name = str(spec.type)
     parameters = model.get_optimizer_parameters(config)
+    return _optimizer_class(str(spec.type))(parameters, **params)
+
+
+def _optimizer_class(name: str) -> Any:
     if name in registry.kinds["optimizer"]:
-        return registry.get_optimizer_class(name)(parameters, **params)
+        return registry.get_optimizer_class(name)
     class_name = _ALIASES.get(name.lower()) or _TORCH_OPTIMIZERS.get(name.lower())
     if class_name is None:
-        raise ValueError(
+        raise ConfigError(
             f"optimizer.type '{name}' is neither registered nor a torch.optim class; "
             f"use adam_w, Adam, SGD, ... or one of {registry.names('optimizer')}"
         )
-    return getattr(torch.optim, class_name)(parameters, **params)
+    return getattr(torch.optim, class_name)
+
+
+SCHEDULERS = ("warmup_linear", "warmup_cosine", "constant")
+
+
+def check_optimization(config: DictConfig) -> None:
+    """Fail before training starts on an unknown optimizer or scheduler (Lightning builds
+    them only inside ``fit``)."""
+    _optimizer_class(str(config.optimizer.type))
+    if config.training.lr_scheduler:
+        name = str(config.scheduler.type)
+        if name not in SCHEDULERS and name not in registry.kinds["scheduler"]:
+            raise ConfigError(
+                f"scheduler.type '{name}' is unknown; use {', '.join(SCHEDULERS)} or a "
+                f"registered scheduler {registry.names('scheduler')}"
+            )
+        _scheduler_total(config)
+
+
+def _scheduler_total(config: DictConfig) -> int:
+    total = config.scheduler.params.num_training_steps or config.training.max_updates
+    if total is None:
+        raise ConfigError(
+            "scheduler.params.num_training_steps is needed when training.max_updates is null"
+        )
+    return int(total)
 
 
 def _warmup_linear(warmup: int, total: int):
@@ -61,17 +91,13 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: DictConfig) -> Any
         params = OmegaConf.to_container(spec.params, resolve=True) if spec.get("params") else {}
         return registry.get_scheduler_class(name)(optimizer, **params)
     warmup = int(spec.params.num_warmup_steps or 0)
-    total = spec.params.num_training_steps or config.training.max_updates
-    if total is None:
-        raise ValueError(
-            "scheduler.params.num_training_steps is needed when training.max_updates is null"
-        )
+    total = _scheduler_total(config)
     factories = {"warmup_linear": _warmup_linear, "warmup_cosine": _warmup_cosine}
     if name == "constant":
         return LambdaLR(optimizer, lambda step: 1.0)
     if name not in factories:
-        raise ValueError(
-            f"scheduler.type '{name}' is unknown; use warmup_linear, warmup_cosine, constant "
-            f"or a registered scheduler {registry.names('scheduler')}"
+        raise ConfigError(
+            f"scheduler.type '{name}' is unknown; use {', '.join(SCHEDULERS)} or a "
+            f"registered scheduler {registry.names('scheduler')}"
         )
-    return LambdaLR(optimizer, factories[name](warmup, int(total)))
+    return LambdaLR(optimizer, factories[name](warmup, total))

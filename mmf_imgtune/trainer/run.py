@@ -13,14 +13,23 @@ import lightning.pytorch as pl
 import torch
 from omegaconf import DictConfig
 
+from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.config.loader import save_config
 from mmf_imgtune.config.run_type import RunPhases
+from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.build import build_trainer
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_step, safe_torch_load
+from mmf_imgtune.trainer.checkpoint_io import (
+    atomic_write_bytes,
+    checkpoint_step,
+    consolidate,
+    is_sharded_checkpoint,
+    safe_torch_load,
+)
 from mmf_imgtune.trainer.console import quiet_third_party
-from mmf_imgtune.trainer.datamodule import MMFDataModule
+from mmf_imgtune.trainer.datamodule import MMFDataModule, per_device_batch_size
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
+from mmf_imgtune.trainer.optim import check_optimization
 from mmf_imgtune.trainer.report import print_metrics
 
 
@@ -33,23 +42,27 @@ def resume_path(config: DictConfig) -> str | None:
     """The checkpoint to continue from: resume_file, best.ckpt, or current.ckpt."""
     ckpt = config.checkpoint
     save_dir = Path(config.env.save_dir)
+    # A checkpoint is a file, or a folder of shards (training.strategy=fsdp).
     if ckpt.resume_file:
-        if not os.path.isfile(ckpt.resume_file):
+        if not os.path.exists(ckpt.resume_file):
             raise FileNotFoundError(f"checkpoint.resume_file '{ckpt.resume_file}' does not exist")
         return str(ckpt.resume_file)
     if ckpt.resume_best:
         best = save_dir / "best.ckpt"
-        if not best.is_file():
+        if not best.exists():
             raise FileNotFoundError(f"checkpoint.resume_best=true but {best} does not exist")
         return str(best)
-    if ckpt.resume and (save_dir / "current.ckpt").is_file():
+    if ckpt.resume and (save_dir / "current.ckpt").exists():
         return str(save_dir / "current.ckpt")
     return None
 
 
 def load_model_weights(model: torch.nn.Module, path: str) -> None:
-    """Weights only (no optimizer or progress): ``checkpoint.resume_pretrained``, inference."""
-    state = safe_torch_load(path)
+    """Weights only (no optimizer or progress): ``checkpoint.resume_pretrained``, inference.
+
+    A sharded folder is consolidated in memory first (``mmf_imgtune_consolidate`` writes the
+    same as one file)."""
+    state = consolidate(path) if is_sharded_checkpoint(path) else safe_torch_load(path)
     state = state.get("state_dict", state)
     state = {k.removeprefix("model."): v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -101,6 +114,30 @@ def _loop_seconds(trainer: pl.Trainer) -> float:
     return sum(getattr(cb, "loop_seconds", 0.0) for cb in trainer.callbacks)
 
 
+def _build_run(config: DictConfig, phases: RunPhases, save_dir: str) -> tuple:
+    """Model, Lightning module, data module, trainer and the checkpoint to resume from.
+
+    A ValueError here is a bad config (a model key, precision, strategy, batch size, ...): it
+    becomes a ConfigError, which ``mmf_run`` prints as one line.
+    """
+    try:
+        model = build_model(config)
+        if config.checkpoint.resume_pretrained:
+            load_model_weights(model, str(config.checkpoint.resume_pretrained))
+        module = MMFLightningModule(model, config)
+        datamodule = MMFDataModule(config)
+        ckpt = resume_path(config)
+        resume_step = checkpoint_step(ckpt) if ckpt and phases.train else None
+        trainer = build_trainer(config, save_dir, resume_step, model)
+        per_device_batch_size(config, trainer.world_size)  # fails now, not inside fit
+        check_optimization(config)
+    except ValueError as error:
+        if isinstance(error, MMFImgtuneError):
+            raise
+        raise ConfigError(str(error)) from error
+    return model, module, datamodule, trainer, ckpt
+
+
 def run_training(config: DictConfig) -> dict[str, Any]:
     """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
     quiet_third_party()  # before the model is built: LLM/peft warnings come from there too
@@ -111,14 +148,7 @@ def run_training(config: DictConfig) -> dict[str, Any]:
     registry.register("config", config)
     pl.seed_everything(int(config.training.seed), workers=True, verbose=False)
 
-    model = build_model(config)
-    if config.checkpoint.resume_pretrained:
-        load_model_weights(model, str(config.checkpoint.resume_pretrained))
-    module = MMFLightningModule(model, config)
-    datamodule = MMFDataModule(config)
-    ckpt = resume_path(config)
-    resume_step = checkpoint_step(ckpt) if ckpt and phases.train else None
-    trainer = build_trainer(config, save_dir, resume_step)
+    model, module, datamodule, trainer, ckpt = _build_run(config, phases, save_dir)
     total, trainable = model.count_parameters()
     if phases.train and os.environ.get("LOCAL_RANK", "0") == "0":
         # Build data before the clock starts (Lightning's own call inside fit then finds it

@@ -71,7 +71,7 @@ class ResumableBatchSampler(Sampler[list[int]]):
         sizes: length of each dataset (in ``MultiDataset`` order).
         batch_size: samples per batch on one rank.
         seed: run seed; the order depends only on (seed, epoch).
-        rank, world_size: this process's shard (batch b goes to rank b % world_size).
+        rank, world_size: this process's shard (slice ``rank`` of every global batch).
         shuffle: False keeps the natural order (evaluation).
         drop_last: drop each dataset's last incomplete batch (training).
     """
@@ -112,24 +112,27 @@ class ResumableBatchSampler(Sampler[list[int]]):
         self._skip = (epoch, batches_done)
 
     def _all_batches(self) -> list[list[int]]:
+        # Global batches (batch_size x world_size samples) are cut and ordered exactly as one
+        # process would cut batches of that size; rank r takes the r-th slice of each. So N
+        # processes at a global batch B see, step by step, the samples of one process at B.
         rng = np.random.default_rng([self.seed, self.epoch])
+        size_global = self.batch_size * self.world_size
         batches: list[list[int]] = []
         offset = 0
         for size in self.sizes:
             order = rng.permutation(size) if self.shuffle else np.arange(size)
             order = order + offset
-            for start in range(0, size, self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                if len(chunk) == self.batch_size or not self.drop_last:
+            for start in range(0, size, size_global):
+                chunk = order[start : start + size_global]
+                if len(chunk) == size_global or not self.drop_last:
                     batches.append(chunk.tolist())
             offset += size
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         if self.world_size > 1:
-            if self.shuffle:  # equal counts on every rank keep DDP's collectives in step
-                usable = len(batches) - len(batches) % self.world_size
-                batches = batches[:usable]
-            batches = batches[self.rank :: self.world_size]
+            lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
+            # A last partial evaluation batch may leave nothing for the higher ranks.
+            batches = [batch[lo:hi] for batch in batches if batch[lo:hi]]
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mmf_imgtune.models.base_model import BaseModel
 from mmf_imgtune.models.baselines.encoders import build_image_encoder, masked_mean
+from mmf_imgtune.modules.distributed import token_cross_entropy
 from mmf_imgtune.registry import registry
 from mmf_imgtune.utils.tokenizers import build_tokenizer
 
@@ -122,7 +122,9 @@ class BUTD(BaseModel):
         ids = sample_list["input_ids"]
         scores, _ = self._run(ids[:, :-1], regions, self._start(tokens))  # (B, T-1, V)
         targets = self._targets(sample_list)
-        loss = F.cross_entropy(scores.reshape(-1, scores.size(-1)), targets.reshape(-1))
+        # Training: the mean over the scored tokens of every data-parallel rank, so DDP takes
+        # the single-process step (ranks hold different numbers of caption tokens).
+        loss = token_cross_entropy(scores, targets, across_ranks=self.training)
         split = sample_list.get("dataset_type", "train")
         dataset = sample_list.get("dataset_name", "dataset")
         output = {"scores": scores, "losses": {f"{split}/{dataset}/caption_cross_entropy": loss}}

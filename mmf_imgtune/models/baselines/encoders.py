@@ -107,7 +107,7 @@ def region_boxes(sample_list: Any) -> torch.Tensor:
             "use_boxes is true but the batch has no image_info_0.boxes_5d; use a dataset with "
             "region boxes or set model_config.<model>.image_encoder.use_boxes=false"
         )
-    return info["boxes_5d"].float()
+    return info["boxes_5d"].to(torch.get_default_dtype())
 
 
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -132,7 +132,9 @@ class RegionEncoder(nn.Module):
 
     def forward(self, sample_list: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns: tokens (B, N, out_dim) float and mask (B, N) long."""
-        features = sample_list["image_feature_0"].float()
+        # The run's float type: Lightning makes it bf16 inside forward under bf16-true and
+        # float64 under 64-true (this module has no weights to take it from).
+        features = sample_list["image_feature_0"].to(torch.get_default_dtype())
         if features.size(-1) != self.feature_dim:
             raise ValueError(
                 f"image_feature_0 has width {features.size(-1)} but "
@@ -177,7 +179,8 @@ class GridEncoder(nn.Module):
                 "image_encoder.type=grid needs sample_list.image (B, 3, H, W); enable "
                 "use_images in the dataset or use image_encoder.type=region"
             )
-        grid = self.pool(self.trunk(sample_list["image"].float()))  # (B, C, G, G)
+        dtype = next(self.trunk.parameters()).dtype  # bf16 under bf16-true
+        grid = self.pool(self.trunk(sample_list["image"].to(dtype)))  # (B, C, G, G)
         tokens = grid.flatten(2).transpose(1, 2)  # (B, G*G, C)
         mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
         return tokens, mask

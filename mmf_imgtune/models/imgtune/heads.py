@@ -14,6 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmf_imgtune.modules.distributed import (
+    data_parallel_rank,
+    gather_with_grad,
+    token_cross_entropy,
+)
+
 TASKS = ("generation", "vqa_classification", "binary", "retrieval")
 
 
@@ -37,14 +43,15 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
-def lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor, across_ranks: bool = False) -> torch.Tensor:
     """Next-token cross entropy; positions labelled -100 never count.
 
     Args:
         logits: (B, T, V) for the text positions; labels: (B, T), -100 on prompt/padding.
+        across_ranks: average over the scored tokens of every data-parallel rank (training),
+            not over this rank's alone (ranks hold different numbers of answer tokens).
     """
-    shifted = logits[:, :-1].reshape(-1, logits.size(-1)).float()
-    return F.cross_entropy(shifted, labels[:, 1:].reshape(-1), ignore_index=-100)
+    return token_cross_entropy(logits[:, :-1], labels[:, 1:], across_ranks)
 
 
 class ClassifierHead(nn.Module):
@@ -61,7 +68,8 @@ class ClassifierHead(nn.Module):
         )
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.net(pooled.float())
+        # The head's own dtype: float32 weights in 32/mixed precision, bf16 in bf16-true.
+        return self.net(pooled.to(self.net[1].weight.dtype))
 
 
 class RetrievalHead(nn.Module):
@@ -78,17 +86,28 @@ class RetrievalHead(nn.Module):
         self.text_proj = nn.Linear(hidden_size, embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
 
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, text: torch.Tensor, across_ranks: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Args:
             image: (B, H) pooled visual tokens; text: (B, H) pooled text state.
+            across_ranks: contrast against the samples of every data-parallel rank (the
+                global batch, as one process would), not this rank's alone.
 
         Returns:
-            ``scores`` (B, B) image-to-text logits, ``image_embedding``/``text_embedding``
-            (B, E) unit vectors, ``loss`` the symmetric InfoNCE over the batch.
+            ``scores`` (B, B') image-to-text logits (B' = the global batch with
+            ``across_ranks``, else B), ``image_embedding``/``text_embedding`` (B, E) unit
+            vectors, ``loss`` the symmetric InfoNCE over the (global) batch.
         """
-        image = F.normalize(self.image_proj(image.float()), dim=-1)
-        text = F.normalize(self.text_proj(text.float()), dim=-1)
-        logits = self.logit_scale.exp().clamp(max=100) * image @ text.t()  # (B, B)
+        dtype = self.image_proj.weight.dtype  # bf16 in bf16-true; the similarities in fp32
+        image = F.normalize(self.image_proj(image.to(dtype)).float(), dim=-1)
+        text = F.normalize(self.text_proj(text.to(dtype)).float(), dim=-1)
+        all_image = gather_with_grad(image) if across_ranks else image  # (B', E)
+        all_text = gather_with_grad(text) if across_ranks else text
+        scale = self.logit_scale.float().exp().clamp(max=100)
+        logits = scale * all_image @ all_text.t()  # (B', B')
         target = torch.arange(logits.size(0), device=logits.device)
         loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
-        return {"scores": logits, "image_embedding": image, "text_embedding": text, "loss": loss}
+        start = data_parallel_rank() * image.size(0) if across_ranks else 0
+        scores = logits[start : start + image.size(0)]  # (B, B') this rank's images
+        return {"scores": scores, "image_embedding": image, "text_embedding": text, "loss": loss}

@@ -194,6 +194,22 @@ def set_trainable(model: nn.Module, lm_prefix: str, mode: str, unfreeze: list[st
     return trainable
 
 
+def freeze_output_embeddings(hf_model: nn.Module) -> None:
+    """Freeze the LM head of a model that never calls it (classifier and retrieval tasks).
+
+    A trainable parameter that gets no gradient makes DDP fail at the next step, and costs
+    optimizer state for nothing. A head tied to the input embeddings stays trainable: the
+    input side uses (and trains) the same tensor.
+    """
+    head = hf_model.get_output_embeddings()
+    if head is None:
+        return
+    inputs = {id(p) for p in hf_model.get_input_embeddings().parameters()}
+    for param in head.parameters():
+        if id(param) not in inputs:
+            param.requires_grad_(False)
+
+
 def cache_argument(hf_model: nn.Module) -> str:
     """The name under which ``hf_model.forward`` takes its KV cache: ``cache`` since
     transformers 5.24, ``past_key_values`` before (an unknown keyword would be swallowed by

@@ -12,6 +12,7 @@ LoRA, freezing), ``mmf_imgtune.modules.fusion`` (region encoder, resampler, gate
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
 from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
+from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -73,7 +75,15 @@ class ImgTune(BaseModel):
             cfg.region_encoder, hidden, "model_config.imgtune.region_encoder"
         )
         self.xattn_layers: list = []
-        if cfg.fusion in ("cross_attention", "both"):
+        if cfg.fusion in ("cross_attention", "both") and cfg.task == "retrieval":
+            # Blocks that never run get no gradient: dead weight, and DDP would stop on them.
+            warnings.warn(
+                f"model_config.imgtune.fusion={cfg.fusion} does not apply to task=retrieval (a "
+                "dual encoder: the text side runs the LLM on text alone); no cross-attention "
+                "blocks are built",
+                stacklevel=2,
+            )
+        elif cfg.fusion in ("cross_attention", "both"):
             xa = cfg.cross_attention
             self.xattn_layers = lm_lib.insert_cross_attention(
                 self._hf_model(),
@@ -96,6 +106,9 @@ class ImgTune(BaseModel):
                 hidden, int(cfg.retrieval.embed_dim), float(cfg.retrieval.temperature)
             )
         lm_lib.set_trainable(self, "lm", str(cfg.lm_training), list(cfg.unfreeze))
+        if cfg.task != "generation":
+            # Classifier and retrieval heads read hidden states: the LM head never runs.
+            lm_lib.freeze_output_embeddings(self._hf_model())
         # Joint training: online CNN + RoIAlign features (after freezing: it has its own switch).
         self.image_encoder = build_image_encoder(cfg, int(cfg.region_encoder.feature_dim))
 
@@ -155,10 +168,12 @@ class ImgTune(BaseModel):
         attentions=False,
         past_key_values=None,
         use_cache=False,
+        body_only=False,
     ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
-        With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
+        ``body_only``: run the decoder without the LM head (``base_model``; the output has
+        ``last_hidden_state`` (B, P + T, H) instead of logits). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
         visual prefix is already in the cache.
 
@@ -185,8 +200,9 @@ class ImgTune(BaseModel):
                 record,
             )
         cache = {} if past_key_values is None else {self._cache_argument: past_key_values}
+        lm = self._hf_model().base_model if body_only else self.lm
         with context:
-            out = self.lm(
+            out = lm(
                 inputs_embeds=embeds,
                 attention_mask=mask,
                 position_ids=positions,
@@ -237,8 +253,8 @@ class ImgTune(BaseModel):
             return self._forward_retrieval(sample_list, visual)
         record = [] if self.config.return_attention else None
         ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
-        hidden = task != "generation"
-        out, prefix = self._run_lm(self._embed(ids), mask, visual, record, hidden_states=hidden)
+        body = task != "generation"
+        out, prefix = self._run_lm(self._embed(ids), mask, visual, record, body_only=body)
         output: dict[str, Any] = {"losses": {}}
         if "region_attention" in visual:
             output["region_attention"] = visual["region_attention"].detach()
@@ -247,13 +263,15 @@ class ImgTune(BaseModel):
         if task == "generation":
             output["scores"] = out.logits[:, prefix:]  # (B, T, V) text positions only
             if "labels" in sample_list:
+                # Mean over the answer tokens of the whole global batch (all ranks), so that
+                # data-parallel training takes the single-process step.
                 output["losses"][self._loss_key(sample_list, "lm_cross_entropy")] = heads.lm_loss(
-                    output["scores"], sample_list["labels"]
+                    output["scores"], sample_list["labels"], across_ranks=self.training
                 )
             if not self.training and self.config.generate_in_eval and "prompt_ids" in sample_list:
                 output["generated_text"] = self.generate(sample_list)
             return output
-        pooled = heads.last_token_pool(out.hidden_states[-1][:, prefix:], mask)  # (B, H)
+        pooled = heads.last_token_pool(out.last_hidden_state[:, prefix:], mask)  # (B, H)
         output["scores"] = self.head(pooled)
         if "targets" in sample_list:
             output["losses"] = self._classification_loss(sample_list, output["scores"])
@@ -277,9 +295,11 @@ class ImgTune(BaseModel):
     def _forward_retrieval(self, sample_list: Any, visual: dict) -> dict:
         ids, mask = self._text_inputs(sample_list, prompt_only=True)
         # Dual encoder: the text side runs the LLM on text alone, without visual tokens.
-        out, _ = self._run_lm(self._embed(ids), mask, None, hidden_states=True)
-        text = heads.last_token_pool(out.hidden_states[-1], mask)
-        result = self.head(heads.masked_mean(visual["tokens"], visual["mask"]), text)
+        out, _ = self._run_lm(self._embed(ids), mask, None, body_only=True)
+        text = heads.last_token_pool(out.last_hidden_state, mask)
+        image = heads.masked_mean(visual["tokens"], visual["mask"])
+        # Training contrasts against the negatives of every rank (the global batch).
+        result = self.head(image, text, across_ranks=self.training)
         loss = result.pop("loss")
         return {**result, "losses": {self._loss_key(sample_list, "info_nce"): loss}}
 
@@ -362,6 +382,16 @@ class ImgTune(BaseModel):
         if llm:
             groups.append({"params": llm, "name": "lm"})
         return groups
+
+    def fsdp_wrap_classes(self) -> set[type[torch.nn.Module]]:
+        """FSDP units (``training.strategy=fsdp``): the LLM's decoder layers, found through
+        the same explicit path as cross-attention, and the gated cross-attention blocks."""
+        layers = lm_lib.decoder_layers(self._hf_model(), self.config.lm.decoder_layers_attr)
+        classes = {
+            type(layer.decoder_layer if isinstance(layer, XAttnDecoderLayer) else layer)
+            for layer in layers
+        }
+        return classes | ({GatedCrossAttentionBlock} if self.xattn_layers else set())
 
     def format_for_prediction(self, sample_list: Any, model_output: dict) -> list[dict] | None:
         if self.config.task != "generation" or "generated_text" not in model_output:
