@@ -3,5 +3,6 @@
 from mmf_imgtune.modules import (  # noqa: F401
     losses,
     metrics,
+    multiclass_metrics,
     text_metrics,  # noqa: F401
 )

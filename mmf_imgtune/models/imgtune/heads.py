@@ -1,8 +1,10 @@
 """Task heads of ImgTune and their losses.
 
 - ``generation``: the LM head itself; teacher-forced next-token loss on answer tokens only.
-- ``vqa_classification`` / ``binary``: an MLP over the LLM's last-token hidden state
-  (the answer-classifier recipe of MMF's VQA models; pooling the last token as in LLM2Vec/SGPT).
+- ``vqa_classification`` / ``binary`` / ``classification``: an MLP over the LLM's last-token
+  hidden state (the answer-classifier recipe of MMF's VQA models; pooling the last token as in
+  LLM2Vec/SGPT): soft-score BCE over ``num_answers``, or cross entropy over two classes
+  (``binary``) or ``num_labels`` classes (``classification``).
 - ``retrieval``: a dual encoder with CLIP's symmetric InfoNCE (Radford et al. 2021).
 """
 
@@ -20,7 +22,7 @@ from mmf_imgtune.modules.distributed import (
     token_cross_entropy,
 )
 
-TASKS = ("generation", "vqa_classification", "binary", "retrieval")
+TASKS = ("generation", "vqa_classification", "binary", "classification", "retrieval")
 
 
 def last_token_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -101,6 +101,13 @@ class ImgTune(BaseModel):
             self.head = heads.ClassifierHead(hidden, int(cfg.num_answers), float(cfg.dropout))
         elif cfg.task == "binary":
             self.head = heads.ClassifierHead(hidden, 2, float(cfg.dropout))
+        elif cfg.task == "classification":
+            if int(cfg.num_labels) < 2:
+                raise ValueError(
+                    f"task=classification needs model_config.imgtune.num_labels >= 2 (the "
+                    f"dataset's number of classes); got {cfg.num_labels}"
+                )
+            self.head = heads.ClassifierHead(hidden, int(cfg.num_labels), float(cfg.dropout))
         elif cfg.task == "retrieval":
             self.head = heads.RetrievalHead(
                 hidden, int(cfg.retrieval.embed_dim), float(cfg.retrieval.temperature)

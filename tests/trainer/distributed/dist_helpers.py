@@ -48,6 +48,8 @@ def all_cases() -> list[dict]:
     # GPT-2 ties its LM head to the input embeddings: the head must stay trainable there.
     cases.append(_imgtune_case("binary", "both", "full", lm="gpt2"))
     cases.append(_imgtune_case("generation", "prefix", "full", resampler=True))
+    # Multi-class head (num_labels=3, class-id targets).
+    cases.append(_imgtune_case("classification", "prefix", "lora"))
     cases += [{"kind": "baseline", "name": name} for name in BASELINES]
     # Controls: the bug this matrix guards against (a trainable LM head that never runs), and
     # retrieval contrasting each rank's half alone: both must be reported.
@@ -88,12 +90,15 @@ def _imgtune(case: dict):
     task = case["task"]
     overrides = {"task": task, "fusion": case["fusion"], "lm_training": case["lm_training"]}
     overrides["num_answers"] = 2
+    overrides["num_labels"] = 3
     if case.get("resampler"):
         overrides["region_encoder.resampler.enabled"] = True
     model = build(case.get("lm", "llama"), **overrides)
     batch = make_batch(with_answer=task == "generation", distinct=task == "retrieval")
     if task == "binary":
         batch.targets = batch.targets.argmax(dim=1)
+    if task == "classification":
+        batch.targets = torch.arange(batch.targets.size(0)) % 3
     if task == "generation":
         # Unequal answer-token counts on the two halves: the loss is a mean over all tokens.
         for row in range(4, 8):
