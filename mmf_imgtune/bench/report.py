@@ -1,7 +1,9 @@
 """Aggregate a suite's runs into ``results.json`` (every number) and ``results.md`` (the table).
 
 Metrics are reported as mean +- sample standard deviation over the seeds that finished;
-a model whose runs failed still gets a row saying so, with the first error line.
+a model whose runs failed still gets a row saying so, with the first error line. A suite's
+``margins`` (model, control) get, per metric, the mean and standard deviation over seeds of
+model minus control, paired by seed (seeds where both finished).
 """
 
 from __future__ import annotations
@@ -59,16 +61,72 @@ def summarise(suite: Suite, runs: dict[int, dict]) -> dict:
     return summary
 
 
+def margin(suite: Suite, model_runs: dict, control_runs: dict) -> dict:
+    """``{metric_key: {mean, std, seeds}}`` of model minus control on the report split."""
+
+    def ok(runs: dict, seed) -> dict | None:
+        run = runs.get(seed)
+        return run if run and run["status"] in ("ok", "reused") else None
+
+    seeds = [s for s in model_runs if ok(model_runs, s) and ok(control_runs, s)]
+    prefix = f"{suite.report_split}/"
+    keys = sorted(
+        {k for s in seeds for k in model_runs[s]["metrics"] if k.startswith(prefix)}
+        & {k for s in seeds for k in control_runs[s]["metrics"]}
+    )
+    result = {}
+    for key in keys:
+        pairs = [
+            s
+            for s in seeds
+            if key in model_runs[s]["metrics"] and key in control_runs[s]["metrics"]
+        ]
+        diffs = [model_runs[s]["metrics"][key] - control_runs[s]["metrics"][key] for s in pairs]
+        if diffs:
+            mean, std = mean_std(diffs)
+            result[key] = {"mean": mean, "std": std, "seeds": [int(s) for s in pairs]}
+    return result
+
+
 def build_results(suite: Suite, records: dict[str, dict[int, dict]]) -> dict:
     models = {
         label: {"summary": summarise(suite, runs), "runs": {str(s): r for s, r in runs.items()}}
         for label, runs in records.items()
     }
+    margins = {
+        f"{model} - {control}": margin(suite, records[model], records[control])
+        for model, control in suite.margins
+        if model in records and control in records
+    }
     return {
         "suite": dataclasses.asdict(suite),
         "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "models": models,
+        "margins": margins,
     }
+
+
+def margin_lines(suite: Suite, results: dict) -> list[str]:
+    """The margin table of results.md (empty without margins)."""
+    margins = {name: m for name, m in results.get("margins", {}).items() if m}
+    if not margins:
+        return []
+    keys = sorted({k for m in margins.values() for k in m})
+    lines = [
+        "",
+        "Margins: model minus control per seed, mean ± std over the seeds both finished "
+        "(a margin above its std is above the seeds' spread):",
+        "",
+        "| margin | " + " | ".join(keys) + " |",
+        "|" + "---|" * (len(keys) + 1),
+    ]
+    for name, values in margins.items():
+        cells = [
+            f"{values[k]['mean']:+.4f} ± {values[k]['std']:.4f}" if k in values else "-"
+            for k in keys
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -143,6 +201,7 @@ def markdown_table(suite: Suite, results: dict) -> str:
             "\\* some runs were resumed after a crash (`resumed_from_update` in results.json); "
             "their train time counts only the part after the resume.",
         ]
+    lines += margin_lines(suite, results)
     failed = [(name, s["error"]) for name, s in summaries.items() if s["runs_failed"]]
     if failed:
         lines += ["", "Failed runs (see `runs/<model>/seed_<n>/stderr.log`):"]

@@ -11,6 +11,8 @@ A suite is a yaml file (built-ins live in ``configs/bench/<name>.yaml``)::
     overrides: [dataset_config.shapes.task=vqa]   # every run gets these
     models:
       - {label: concat_bert, model: concat_bert, config: projects/.../concat_bert.yaml}
+      - {label: imgtune_text_only, model: imgtune, overrides: [...zero_image_features=true]}
+    margins: [{model: imgtune, control: imgtune_text_only}]   # optional: model - control
 
 Every run gets the same data, ``budget`` and seeds; only the model (and its own config,
 which holds its MMF recipe) differs.
@@ -37,8 +39,10 @@ _SUITE_KEYS = {
     "overrides",
     "models",
     "description",
+    "margins",
 }
 _MODEL_KEYS = {"label", "model", "config", "overrides"}
+_MARGIN_KEYS = {"model", "control"}
 _BUDGET_KEYS = {"max_updates", "batch_size", "evaluation_interval", "update_frequency"}
 
 
@@ -65,6 +69,8 @@ class Suite:
     overrides: list[str]
     models: list[ModelEntry]
     description: str = ""
+    # (model label, control label) pairs: the report gives model - control per metric.
+    margins: list[tuple[str, str]] = field(default_factory=list)
 
     def run_args(self, entry: ModelEntry, seed: int, save_dir: str | Path) -> list[str]:
         """``mmf_run`` arguments of one run: data, budget and seed shared, the model its own."""
@@ -141,6 +147,13 @@ def load_suite(name_or_path: str) -> Suite:
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise ValueError(f"{path}: model labels must be unique, got {labels}; set 'label'")
+    margins = []
+    for index, spec in enumerate(raw.get("margins") or []):
+        _unknown(set(spec), _MARGIN_KEYS, f"{path}: margins[{index}]")
+        pair = (str(spec.get("model")), str(spec.get("control")))
+        if not set(pair) <= set(labels):
+            raise KeyError(f"{path}: margins[{index}] names {list(pair)}; model labels: {labels}")
+        margins.append(pair)
     return Suite(
         name=str(raw.get("name") or path.stem),
         dataset=str(raw["dataset"]),
@@ -151,4 +164,5 @@ def load_suite(name_or_path: str) -> Suite:
         overrides=[str(o) for o in raw.get("overrides") or []],
         models=models,
         description=str(raw.get("description") or ""),
+        margins=margins,
     )

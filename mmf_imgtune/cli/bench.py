@@ -75,8 +75,15 @@ def apply_options(suite, args: argparse.Namespace):
     for override in args.set:
         if "=" not in override:
             raise SystemExit(f"--set '{override}' is not KEY=VALUE")
+    labels = {m.label for m in models}
+    margins = [pair for pair in suite.margins if set(pair) <= labels]
     return dataclasses.replace(
-        suite, models=models, budget=budget, seeds=seeds, overrides=[*suite.overrides, *args.set]
+        suite,
+        models=models,
+        budget=budget,
+        seeds=seeds,
+        overrides=[*suite.overrides, *args.set],
+        margins=margins,
     )
 
 
@@ -96,6 +103,17 @@ def dry_run(suite, out: Path) -> bool:
     return ok
 
 
+def check_first_run(suite, out: Path) -> None:
+    """Stop with one line before any run when the shared config is wrong (e.g. a required
+    key such as the data folder is missing): every run would fail the same way."""
+    from mmf_imgtune.config import ConfigError, build_config
+
+    try:
+        build_config(suite.run_args(suite.models[0], suite.seeds[0], out / "check"))
+    except ConfigError as error:
+        raise SystemExit(f"mmf_imgtune_bench: error: {error}") from None
+
+
 def bench(argv: Sequence[str]) -> dict | None:
     """Run a suite and write its reports; returns the results dict (None for --dry-run)."""
     from mmf_imgtune.bench.plots import plot_results
@@ -113,6 +131,7 @@ def bench(argv: Sequence[str]) -> dict | None:
         if not dry_run(suite, out):
             raise SystemExit(1)
         return None
+    check_first_run(suite, out)
     runs = len(suite.models) * len(suite.seeds)
     print(
         f"suite {suite.name}: {len(suite.models)} models x {len(suite.seeds)} seeds = {runs} runs "

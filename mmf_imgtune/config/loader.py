@@ -154,6 +154,11 @@ def _resolve(config: DictConfig, file_path: str | None) -> None:
     try:
         OmegaConf.resolve(config)
     except OmegaConfBaseException as error:
+        cause = error
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:  # a resolver's own one-line message (resolvers.py)
+            raise cause from None
         key = getattr(error, "full_key", None) or "?"
         message = str(error).splitlines()[0]
         where = f" (in {file_path} or the overrides)" if file_path else ""

@@ -76,4 +76,3 @@ class Top5Accuracy(_MulticlassMetric):
     def make(self, num_classes: int):
         top_k = min(5, num_classes)  # torchmetrics refuses top_k > C
         return MulticlassAccuracy(num_classes=num_classes, top_k=top_k, average="micro")
-
