@@ -51,7 +51,7 @@ def test_caption_suite_reports_every_model_and_the_text_only_margin(tmp_path, js
     folder = jsonl_folder("caption")
     out = tmp_path / "out"
     main(["--suite", tiny_suite(tmp_path, "jsonl-caption"), "--out", str(out), "--seeds", "1",
-          "--max-updates", "2", "--batch-size", "3", "--timeout", "600", *shared(folder)])  # fmt: skip
+          "--max-updates", "2", "--batch-size", "3", "--timeout", "600", "--no-prepare", *shared(folder)])  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["models"]) == ["butd", "imgtune", "imgtune_text_only"]
     metrics = {}
