@@ -30,7 +30,11 @@ models:
 """
 
 
-@pytest.mark.parametrize("name", ["toy", "shapes-vqa", "shapes-classification", "shapes-caption"])
+@pytest.mark.parametrize(
+    "name",
+    ["toy", "shapes-vqa", "shapes-classification", "shapes-caption", "jsonl-caption",
+     "jsonl-vqa", "jsonl-classification", "ifct2017-caption", "ifct2017-classification"],
+)  # fmt: skip
 def test_builtin_suites_load(name):
     assert name in builtin_suites()
     suite = load_suite(name)

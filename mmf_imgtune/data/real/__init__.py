@@ -1,0 +1,1 @@
+"""Converters of real data sets shipped by package registries (see each module)."""
