@@ -1,0 +1,28 @@
+"""benchmarks/real_pictures.py's target check on made-up suite results (no training)."""
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "real_pictures.py"
+spec = importlib.util.spec_from_file_location("real_pictures", SCRIPT)
+real_pictures = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(real_pictures)
+KEY = "test/image_text_jsonl/cider"
+
+
+def results(ours, control, butd, margin_std):
+    def model(mean):
+        return {"summary": {"metrics": {KEY: {"mean": mean, "std": 0.0}}}}
+
+    margin = {"mean": ours - control, "std": margin_std, "seeds": [1, 2, 3]}
+    return {"models": {"imgtune": model(ours), "imgtune_text_only": model(control),
+                       "butd": model(butd)},
+            "margins": {"imgtune - imgtune_text_only": {KEY: margin}}}  # fmt: skip
+
+
+def test_target_needs_every_baseline_and_a_margin_beyond_its_spread():
+    assert real_pictures.target(results(0.5, 0.2, 0.4, 0.1), KEY)["met"]
+    below_baseline = real_pictures.target(results(0.5, 0.2, 0.6, 0.1), KEY)
+    assert not below_baseline["met"] and below_baseline["above_text_only_beyond_spread"]
+    within_spread = real_pictures.target(results(0.5, 0.45, 0.4, 0.1), KEY)
+    assert not within_spread["met"] and within_spread["above_every_baseline"]
