@@ -201,7 +201,9 @@ class ImgTune(BaseModel):
             )
         cache = {} if past_key_values is None else {self._cache_argument: past_key_values}
         lm = self._hf_model().base_model if body_only else self.lm
-        with context:
+        # Attention weights (explanations) need eager attention; everything else keeps sdpa.
+        kernel = lm_lib.attention_kernel(self._hf_model(), need_weights=attentions)
+        with context, kernel:
             out = lm(
                 inputs_embeds=embeds,
                 attention_mask=mask,
