@@ -1,20 +1,32 @@
 """How much does the runtime cost over a plain PyTorch loop?
 
-Trains the same model (``toy_classifier``, widened so a step does real work) on the same
-data, batch size, optimizer and number of updates, once through ``mmf_run``'s Python entry
-(Lightning, checkpoints, logging) and once through a bare loop written here, alternating
-``--repeats`` times, and prints the median time ratio. Target: ratio <= 1.05.
+``--model toy_classifier`` (the default) trains the same model (widened so a step does real
+work) on the same data, batch size, optimizer and number of updates, once through
+``mmf_run``'s Python entry (Lightning, checkpoints, logging) and once through a bare loop
+written here, alternating ``--repeats`` times, and prints the median time ratio. Target:
+ratio <= 1.05.
 
-    python benchmarks/trainer_overhead.py [--updates 300] [--repeats 3]
+``--model imgtune`` does the same for ImgTune prefix captioning (a random Llama-shaped LLM,
+``--layers`` x ``--hidden``, trained in full) on a generated ``image_text_jsonl`` folder of
+region features and captions. The bare loop is plain Hugging Face: the same LLM called with
+``inputs_embeds`` = [visual tokens of the same region encoder; text embeddings], HF's own
+``labels`` loss, the same optimizer and data loader. It prints ``speed: <bare / mmf_run>``
+(target >= 0.95: mmf_run at least 95% of the bare loop's speed).
+
+    python benchmarks/trainer_overhead.py [--model toy_classifier|imgtune] [--updates 300]
+        [--repeats 3] [--threads 2] [--layers 4] [--hidden 256] [--batch-size 16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from mmf_imgtune.config import build_config
@@ -23,7 +35,7 @@ from mmf_imgtune.trainer.datamodule import MMFDataModule
 from mmf_imgtune.trainer.optim import build_optimizer
 
 
-def config_for(updates: int, save_dir: str):
+def config_for(updates: int, save_dir: str, args=None):
     return build_config(
         [
             "model=toy_classifier",
@@ -42,14 +54,17 @@ def config_for(updates: int, save_dir: str):
     )
 
 
-def time_runtime(updates: int) -> tuple[float, float]:
+def time_runtime(updates: int, args=None) -> tuple[float, float]:
     """(training-loop seconds, whole fit seconds incl. set-up) through the runtime."""
+    build = IMGTUNE.config_for if args is not None and args.model == "imgtune" else config_for
     with tempfile.TemporaryDirectory() as save_dir:
-        result = run_training(config_for(updates, save_dir))
+        result = run_training(build(updates, save_dir, args))
         return result["train_loop_seconds"], result["train_seconds"]
 
 
-def time_plain_loop(updates: int) -> float:
+def time_plain_loop(updates: int, args=None) -> float:
+    if args is not None and args.model == "imgtune":
+        return IMGTUNE.time_bare_hf_loop(updates, args)
     with tempfile.TemporaryDirectory() as save_dir:
         config = config_for(updates, save_dir)
         torch.manual_seed(1)
@@ -73,27 +88,144 @@ def time_plain_loop(updates: int) -> float:
         return time.perf_counter() - start
 
 
+class IMGTUNE:
+    """ImgTune prefix captioning through mmf_run vs the same math as a bare HF loop."""
+
+    WORDS = [f"w{i}" for i in range(120)]
+    DATASET = "image_text_jsonl"
+    FEATURE_DIM, REGIONS, SAMPLES = 128, 16, 256
+
+    @classmethod
+    def write_data(cls, data_dir: Path) -> None:
+        """``SAMPLES`` lines of {image, text, caption} and their region features (npy, MMF's
+        layout: ``<key>.npy`` (N, D) float32 + ``<key>_info.npy``), the same for every split."""
+        root = data_dir / "datasets" / cls.DATASET
+        (root / "features").mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        lines = []
+        for index in range(cls.SAMPLES):
+            words = rng.choice(cls.WORDS, 16)
+            lines.append({"image": f"{index}.png", "text": " ".join(words[:8]),
+                          "caption": " ".join(words[8:])})  # fmt: skip
+            x1 = rng.uniform(0, 50, cls.REGIONS)
+            bbox = np.stack([x1, x1, x1 + 40, x1 + 40], 1).astype(np.float32)
+            info = {"bbox": bbox, "num_boxes": cls.REGIONS, "image_width": 100,
+                    "image_height": 100}  # fmt: skip
+            features = rng.normal(0, 1, (cls.REGIONS, cls.FEATURE_DIM)).astype(np.float32)
+            np.save(root / "features" / f"{index}.npy", features)
+            np.save(root / "features" / f"{index}_info.npy", np.array(info, dtype=object))
+        for split in ("train", "val", "test"):
+            (root / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    @classmethod
+    def config_for(cls, updates: int, save_dir: str, args):
+        data_dir = Path(save_dir) / "data"
+        if not (data_dir / "datasets").is_dir():
+            cls.write_data(data_dir)
+        tokenizer = "{word_level: {words: [" + ", ".join(cls.WORDS) + "]}}"
+        params = f"dataset_config.{cls.DATASET}.processors.text_processor"
+        lm = "model_config.imgtune.lm.config"
+        return build_config(
+            [
+                "model=imgtune",
+                f"dataset={cls.DATASET}",
+                "run_type=train",
+                f"env.data_dir={data_dir}",
+                f"env.save_dir={save_dir}",
+                f"training.max_updates={updates}",
+                f"training.batch_size={args.batch_size}",
+                f"training.checkpoint_interval={updates}",
+                f"training.evaluation_interval={updates * 10}",
+                "training.log_interval=50",
+                "training.progress_bar=false",
+                "training.num_workers=0",
+                f"dataset_config.{cls.DATASET}.max_features={cls.REGIONS}",
+                f"{params}.type=llm_prompt",
+                f"{params}.params.tokenizer={tokenizer}",
+                f"{params}.params.max_seq_length=24",
+                f"model_config.imgtune.tokenizer={tokenizer}",
+                "model_config.imgtune.task=generation",
+                "model_config.imgtune.fusion=prefix",
+                "model_config.imgtune.lm_training=full",
+                "model_config.imgtune.dropout=0.0",
+                f"model_config.imgtune.region_encoder.feature_dim={cls.FEATURE_DIM}",
+                f"{lm}.vocab_size=128",
+                f"{lm}.hidden_size={args.hidden}",
+                f"{lm}.intermediate_size={2 * args.hidden}",
+                f"{lm}.num_hidden_layers={args.layers}",
+                f"{lm}.num_attention_heads=4",
+                f"{lm}.num_key_value_heads=4",
+            ]
+        )
+
+    @classmethod
+    def time_bare_hf_loop(cls, updates: int, args) -> float:
+        """The HF LLM called directly with inputs_embeds (visual prefix + text) and labels."""
+        import lightning.pytorch as pl
+
+        with tempfile.TemporaryDirectory() as save_dir:
+            config = cls.config_for(updates, save_dir, args)
+            pl.seed_everything(int(config.training.seed), verbose=False)
+            model = build_model(config)  # for its region encoder and LLM weights only
+            hf_model, encoder = model.lm, model.region_encoder
+            data = MMFDataModule(config)
+            data.prepare_data()
+            data.setup("fit")
+            optimizer = build_optimizer(model, config)
+            start = time.perf_counter()
+            model.train()
+            done = 0
+            while done < updates:
+                for batch in data.train_dataloader():
+                    info = batch["image_info_0"]
+                    visual = encoder(batch["image_feature_0"], info["num_boxes"],
+                                     info["boxes_5d"], None)  # fmt: skip
+                    text = hf_model.get_input_embeddings()(batch["input_ids"])
+                    embeds = torch.cat([visual["tokens"], text], dim=1)  # (B, P + T, H)
+                    mask = torch.cat([visual["mask"].long(), batch["input_mask"].long()], 1)
+                    ignore = torch.full(visual["mask"].shape, -100, dtype=torch.long)
+                    labels = torch.cat([ignore, batch["labels"]], dim=1)
+                    loss = hf_model(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    done += 1
+                    if done == updates:
+                        break
+            return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="toy_classifier", choices=["toy_classifier", "imgtune"])
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's)")
+    parser.add_argument("--layers", type=int, default=4, help="imgtune: LLM decoder layers")
+    parser.add_argument("--hidden", type=int, default=256, help="imgtune: LLM width")
+    parser.add_argument("--batch-size", type=int, default=16, help="imgtune: batch size")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     runtime, fit, plain = [], [], []
-    time_plain_loop(20)  # warm-up: imports, allocator, thread pools
+    time_plain_loop(min(20, args.updates), args)  # warm-up: imports, allocator, thread pools
     for repeat in range(args.repeats):
-        plain.append(time_plain_loop(args.updates))
-        loop_seconds, fit_seconds = time_runtime(args.updates)
+        plain.append(time_plain_loop(args.updates, args))
+        loop_seconds, fit_seconds = time_runtime(args.updates, args)
         runtime.append(loop_seconds)
         fit.append(fit_seconds)
         print(f"repeat {repeat}: plain {plain[-1]:.2f}s  mmf_run loop {runtime[-1]:.2f}s "
               f"(fit incl. set-up {fit[-1]:.2f}s)", flush=True)
     median_plain = statistics.median(plain)
-    print(f"median plain loop:    {median_plain:.2f}s for {args.updates} updates")
+    bare = "bare HF loop" if args.model == "imgtune" else "plain loop"
+    print(f"model: {args.model}")
+    print(f"median {bare}: {median_plain:.2f}s for {args.updates} updates")
     print(f"median mmf_run loop:  {statistics.median(runtime):.2f}s")
     print(f"median mmf_run fit:   {statistics.median(fit):.2f}s (one-off start-up: data set-up, "
           "loggers, final checkpoint)")
     print(f"fit ratio (start-up included): {statistics.median(fit) / median_plain:.3f}")
     print(f"ratio: {statistics.median(runtime) / median_plain:.3f}")
+    print(f"speed: {median_plain / statistics.median(runtime):.3f} (bare / mmf_run)")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 The answer is generated, then re-read teacher-forced with attention recorded at the positions
 that predict the answer tokens (the last prompt token and the answer tokens but the last):
-- ``prefix``: the LLM's self-attention from those positions to the visual prefix (eager
-  attention), averaged over layers and heads (attention rollout without the rollout; Abnar &
-  Zuidema 2020, arXiv 2005.00928, show raw attention is a rough but useful signal);
+- ``prefix``: the LLM's self-attention from those positions to the visual prefix, averaged
+  over layers and heads (this one pass switches to eager attention, the kernel that returns
+  weights: ``lm.attention_kernel``). Attention rollout without the rollout; Abnar & Zuidema
+  2020, arXiv 2005.00928, show raw attention is a rough but useful signal;
 - ``cross_attention``: the gated blocks' text-to-visual weights, averaged over blocks and heads;
 - ``both``: the mean of the two distributions.
 With a Perceiver resampler the weights over latents are mapped to regions through the
@@ -79,7 +80,8 @@ def region_weights(
     if prefix:
         if not out.attentions or any(a is None for a in out.attentions):
             raise RuntimeError(
-                "explanations of prefix fusion need attention weights; set "
+                "explanations of prefix fusion need the LLM's attention weights, and it "
+                "returned none although it ran with eager attention; set "
                 "model_config.imgtune.lm.attn_implementation=eager"
             )
         layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)

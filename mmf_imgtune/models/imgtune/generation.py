@@ -4,7 +4,9 @@ Our own loop rather than HF ``generate`` because the prefix (visual tokens, padd
 masked, left-padded prompt) needs explicit ``position_ids`` and the cross-attention layers need
 their visual tokens expanded per beam. With a KV cache (``generation.use_cache``, the default)
 each step feeds only the new token and beams reorder the cache; without it every step re-runs
-the whole sequence (same tokens, for models whose cache misbehaves).
+the whole sequence (same tokens, for models whose cache misbehaves). Beam search runs the
+prompt once per sample (its beams start identical) and then copies that cache to the beams.
+``benchmarks/generation_vs_hf.py`` times this loop against ``transformers``' ``generate``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import torch
 
 # step_fn(inputs_embeds (R, N, H), attention_mask (R, L), cache) -> (next-token logits (R, V),
 # cache). The mask covers the whole text so far (L >= N); with a cache (not None) the inputs
-# are the N newest positions only, without one (None in, None out) they are all L. R is a
-# multiple of the batch size (rows are ``repeat_interleave``d per beam).
+# are the N newest positions only, without one (None in, None out) they are all L. R is the
+# batch size B (greedy, and the first step of beam search) or B * beams (rows
+# ``repeat_interleave``d per beam). Only the last position's logits are needed.
 StepFn = Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,7 +38,10 @@ class _Sequence:
         return logits
 
     def append(self, embed: EmbedFn, tokens: torch.Tensor, rows: torch.Tensor | None = None):
-        """Add one token per row, after keeping ``rows`` (beam reordering) if given."""
+        """Add one token per row, after keeping ``rows`` (beam reordering) if given.
+
+        ``rows`` (R',) index the current R rows; R' > R expands them (B samples to B * beams).
+        """
         if rows is not None:
             self.mask = self.mask[rows]
             if self.cache is not None:
@@ -99,18 +105,17 @@ def beam_decode(
         (B, <= max_new_tokens) long token ids, EOS-filled after the end.
     """
     batch = embeds.size(0)
-    sequence = _Sequence(
-        embeds.repeat_interleave(num_beams, dim=0),  # (B*beams, L, H)
-        mask.repeat_interleave(num_beams, dim=0),
-        use_cache,
-    )
+    # The first step runs the B prompts once; its cache is then copied to the beams.
+    sequence = _Sequence(embeds, mask, use_cache)
     scores = torch.zeros(batch, num_beams, device=embeds.device)
     scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
     tokens = embeds.new_zeros(batch * num_beams, 0, dtype=torch.long)
     finished = torch.zeros(batch * num_beams, dtype=torch.bool, device=embeds.device)
     lengths = torch.zeros(batch * num_beams, device=embeds.device)
-    for _ in range(max_new_tokens):
-        logp = sequence.step(step_fn).float().log_softmax(dim=-1)  # (B*beams, V)
+    for step_index in range(max_new_tokens):
+        logp = sequence.step(step_fn).float().log_softmax(dim=-1)  # (B or B*beams, V)
+        if step_index == 0:
+            logp = logp.repeat_interleave(num_beams, dim=0)  # (B*beams, V)
         vocab = logp.size(-1)
         # A finished beam only extends with EOS at no cost, so its score stays fixed.
         logp[finished] = float("-inf")
@@ -127,7 +132,9 @@ def beam_decode(
         tokens = torch.cat([tokens[source], step.unsqueeze(1)], dim=1)
         if bool(finished.all()):
             break
-        sequence.append(embed, step, rows=source)
+        # After the first step the sequence holds B rows: beam row b * beams + k reads row b.
+        rows = torch.div(source, num_beams, rounding_mode="floor") if step_index == 0 else source
+        sequence.append(embed, step, rows=rows)
     normalised = scores.view(-1) / lengths.clamp(min=1) ** length_penalty
     best = normalised.view(batch, num_beams).argmax(dim=-1)  # (B,)
     rows = torch.arange(batch, device=best.device) * num_beams + best

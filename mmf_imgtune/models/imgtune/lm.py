@@ -11,8 +11,10 @@ HF class).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -69,6 +71,37 @@ def build_lm(config: Any) -> nn.Module:
     spec = OmegaConf.to_container(config.config, resolve=True)
     lm_config = AutoConfig.for_model(spec.pop("model_type"), **spec)
     return AutoModelForCausalLM.from_config(lm_config, **kwargs)
+
+
+@contextlib.contextmanager
+def attention_kernel(hf_model: nn.Module, need_weights: bool) -> Iterator[str]:
+    """Run the block with an attention kernel that can return weights when ``need_weights``.
+
+    The configured kernel (``lm.attn_implementation``, sdpa by default) never materialises the
+    (S, S) attention matrix, so it cannot return it; explanations need that matrix. Switching
+    to eager for their one pass (``set_attn_implementation``, a public HF API) keeps sdpa for
+    training and generation without a config override. The kernel is restored afterwards,
+    also when the block raises.
+
+    Yields:
+        the kernel the block runs with.
+    """
+    current = getattr(hf_model.config, "_attn_implementation", None) or "eager"
+    if not need_weights or current == "eager":
+        yield current
+        return
+    setter = getattr(hf_model, "set_attn_implementation", None)
+    if setter is None:
+        raise RuntimeError(
+            f"attention weights need eager attention, and this transformers release cannot "
+            f"switch {type(hf_model).__name__} from '{current}' at run time; set "
+            "model_config.imgtune.lm.attn_implementation=eager"
+        )
+    setter("eager")
+    try:
+        yield "eager"
+    finally:
+        setter(current)
 
 
 def get_path(module: nn.Module, path: str) -> Any:

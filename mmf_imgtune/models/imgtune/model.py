@@ -176,11 +176,13 @@ class ImgTune(BaseModel):
         past_key_values=None,
         use_cache=False,
         body_only=False,
+        logits_to_keep=0,
     ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
         ``body_only``: run the decoder without the LM head (``base_model``; the output has
-        ``last_hidden_state`` (B, P + T, H) instead of logits). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
+        ``last_hidden_state`` (B, P + T, H) instead of logits). ``logits_to_keep``: > 0
+        computes logits for the last that many positions only (decoding needs one). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
         visual prefix is already in the cache.
 
@@ -206,15 +208,19 @@ class ImgTune(BaseModel):
                 vmask.repeat_interleave(repeat, 0),
                 record,
             )
-        cache = {} if past_key_values is None else {self._cache_argument: past_key_values}
+        extra = {} if past_key_values is None else {self._cache_argument: past_key_values}
+        if logits_to_keep and not body_only:
+            extra["logits_to_keep"] = logits_to_keep  # skips the (L, V) LM-head matmul
         lm = self._hf_model().base_model if body_only else self.lm
-        with context:
+        # Attention weights (explanations) need eager attention; everything else keeps sdpa.
+        kernel = lm_lib.attention_kernel(self._hf_model(), need_weights=attentions)
+        with context, kernel:
             out = lm(
                 inputs_embeds=embeds,
                 attention_mask=mask,
                 position_ids=positions,
                 use_cache=use_cache,
-                **cache,
+                **extra,
                 output_hidden_states=hidden_states,
                 output_attentions=attentions,
             )
@@ -342,7 +348,12 @@ class ImgTune(BaseModel):
                     k: v.repeat_interleave(repeat, 0) for k, v in visual.items()
                 }
             out, _ = self._run_lm(
-                embeds, mask, expanded_by_rows[repeat], past_key_values=cache, use_cache=use_cache
+                embeds,
+                mask,
+                expanded_by_rows[repeat],
+                past_key_values=cache,
+                use_cache=use_cache,
+                logits_to_keep=1,
             )
             return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 

@@ -1,0 +1,111 @@
+"""Decoding does only the work it needs and still picks HF ``generate``'s tokens.
+
+- next-token logits for the last position only (``logits_to_keep=1``);
+- beam search runs each prompt once, then copies its cache to the beams;
+- classifier and retrieval tasks never run the LM head (the (L, V) matmul over the vocab).
+"""
+
+import pytest
+import torch
+from imgtune_helpers import build, make_batch
+
+from mmf_imgtune.models.imgtune.generation import beam_decode, greedy_decode
+
+
+def _open_gates(model):
+    for name, param in model.named_parameters():
+        if name.endswith("_gate"):
+            param.data.fill_(0.5)  # let the image in at every step
+    return model
+
+
+def _hf_tokens(model, batch, new_tokens, num_beams, eos_id):
+    """transformers' own ``generate(inputs_embeds=...)`` on the same LLM and visual prefix."""
+    visual = model.encode_regions(batch)
+    embeds = torch.cat([visual["tokens"], model._embed(batch["prompt_ids"])], dim=1)
+    mask = torch.cat([visual["mask"].long(), batch["prompt_mask"].long()], dim=1)
+    out = model.lm.generate(
+        inputs_embeds=embeds,
+        attention_mask=mask,
+        max_new_tokens=new_tokens,
+        min_new_tokens=0,
+        do_sample=False,
+        num_beams=num_beams,
+        length_penalty=1.0,
+        early_stopping=False,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id if eos_id is not None else 0,
+    )
+    return out  # (B, <= new_tokens): only the new tokens for inputs_embeds
+
+
+def _our_tokens(model, batch, new_tokens, num_beams, eos_id, calls=None):
+    visual = model.encode_regions(batch)
+
+    def step_fn(embeds, mask, cache):
+        if calls is not None:
+            calls.append(tuple(embeds.shape[:2]))
+        repeat = embeds.size(0) // visual["tokens"].size(0)
+        rows = {k: v.repeat_interleave(repeat, 0) for k, v in visual.items()}
+        out, _ = model._run_lm(
+            embeds, mask, rows, past_key_values=cache, use_cache=True, logits_to_keep=1
+        )
+        assert out.logits.size(1) == 1  # logits of the last position only
+        return out.logits[:, -1], out.past_key_values
+
+    prompt, mask = model._embed(batch["prompt_ids"]), batch["prompt_mask"]
+    eos = -1 if eos_id is None else eos_id  # -1: no token is EOS, every row runs to the end
+    if num_beams == 1:
+        return greedy_decode(step_fn, model._embed, prompt, mask, new_tokens, eos)
+    return beam_decode(step_fn, model._embed, prompt, mask, new_tokens, eos, num_beams)
+
+
+@pytest.mark.parametrize("lm", ["llama", "gpt2"])
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_same_tokens_as_hf_generate(lm, num_beams):
+    model = build(lm, fusion="prefix").eval()
+    batch = make_batch(size=4, with_answer=False)  # padded boxes: masked prefix positions
+    with torch.no_grad():
+        ours = _our_tokens(model, batch, 6, num_beams, eos_id=None)
+        theirs = _hf_tokens(model, batch, 6, num_beams, eos_id=None)
+    assert ours.shape == theirs.shape == (4, 6)
+    assert torch.equal(ours, theirs)
+
+
+def test_greedy_stops_at_eos_like_hf_generate():
+    model = build(fusion="prefix").eval()
+    batch = make_batch(size=4, with_answer=False)
+    eos = int(model.tokenizer.eos_token_id)
+    with torch.no_grad():
+        model._hf_model().lm_head.weight[eos] += 0.3  # EOS comes within a few steps
+        ours = _our_tokens(model, batch, 8, 1, eos_id=eos)
+        theirs = _hf_tokens(model, batch, 8, 1, eos_id=eos)
+    assert (ours == eos).any()
+    width = theirs.size(1)
+    assert torch.equal(ours[:, :width], theirs)  # both fill finished rows with EOS
+
+
+@pytest.mark.parametrize("fusion", ["prefix", "both"])
+def test_beam_search_runs_each_prompt_once(fusion):
+    model = _open_gates(build(fusion=fusion).eval())
+    batch = make_batch(size=2, with_answer=False)
+    calls: list = []
+    with torch.no_grad():
+        tokens = _our_tokens(model, batch, 5, 3, eos_id=None, calls=calls)
+    prompt = batch["prompt_ids"].size(1)
+    assert calls[0] == (2, prompt)  # B prompts, not B * beams
+    assert calls[1:] == [(6, 1)] * 4  # then one new token per beam
+    assert tokens.shape == (2, 5)
+
+
+@pytest.mark.parametrize("task", ["vqa_classification", "binary", "retrieval"])
+def test_heads_without_lm_logits_never_run_the_lm_head(task):
+    model = build(task=task, num_answers=2)
+    calls = []
+    head = model._hf_model().get_output_embeddings()
+    handle = head.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        output = model(make_batch(size=2))
+    finally:
+        handle.remove()
+    assert calls == [] and torch.isfinite(sum(output["losses"].values()))
