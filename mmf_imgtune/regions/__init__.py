@@ -1,11 +1,11 @@
 """Region feature extraction into MMF's feature formats, and detector fine-tuning.
 
 ``extract_features`` pools region features over images and writes MMF's npy folder or LMDB
-(read them with ``mmf_imgtune.data.features.FeatureReader``). Boxes are given, a grid (the
+(read them with ``mmf_imgtune.io.features.FeatureReader``). Boxes are given, a grid (the
 whole image + k x k cells, the default without detector weights) or detected (``recipe.py``).
 Backends: ``torchvision`` (always available; ImageNet MobileNetV2, Faster R-CNN MobileNetV2
 light or R50-FPN) and ``detectron2`` (when detectron2 imports; e.g. the VG bottom-up R101-C4
-model). Every store records how it was made (``mmf_imgtune.data.features.provenance``).
+model). Every store records how it was made (``mmf_imgtune.io.features.provenance``).
 See docs/regions.md.
 """
 

@@ -11,13 +11,14 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping
 from omegaconf import DictConfig
 
+from mmf_imgtune.io.atomic import temp_path
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.checkpoint_io import point_link_at, remove_checkpoint
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """Point ``target`` at ``source``'s bytes atomically (hard link, else copy)."""
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
+    tmp = temp_path(target)
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
