@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from mmf_imgtune.data.features import FeatureReader, FeatureWriter
+from mmf_imgtune.io.features import FeatureReader, FeatureWriter
 
 
 def write(path: str, fmt: str, samples: int, dim: int) -> list[str]:

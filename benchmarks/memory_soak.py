@@ -57,7 +57,7 @@ WORDS = ["a", "cat", "dog", "love", "hate", "this", "is", "so", "not", "funny"]
 def write_lmdb_memes(root: Path, count: int = 512) -> list[str]:
     """Hateful Memes' MMF layout under ``root``: train/dev jsonl + features/detectron.lmdb
     (16-d, 3-8 boxes); the label is readable from the features, so training has a signal."""
-    from mmf_imgtune.data.features import FeatureWriter
+    from mmf_imgtune.io.features import FeatureWriter
 
     base = root / "datasets" / "hateful_memes" / "defaults"
     (base / "annotations").mkdir(parents=True)

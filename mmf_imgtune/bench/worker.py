@@ -19,6 +19,8 @@ import resource
 import sys
 from pathlib import Path
 
+from mmf_imgtune.io.atomic import atomic_write
+
 
 def peak_memory_mb() -> dict[str, float | None]:
     """Peak RSS of this process and peak CUDA memory allocated, in MiB."""
@@ -32,9 +34,7 @@ def peak_memory_mb() -> dict[str, float | None]:
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1, default=str))
 
 
 def prepare(args: list[str]) -> None:

@@ -7,7 +7,7 @@
 
 The run's resolved ``config.yaml`` (next to the checkpoint, or one folder up for
 ``models/model_<N>.ckpt``) says how the model was built and which feature store it trained
-on; that store's extraction record (``mmf_imgtune.data.features.provenance``) says how its
+on; that store's extraction record (``mmf_imgtune.io.features.provenance``) says how its
 features were made (backend, weights and their sha256, layer, input size, boxes), and the
 image's regions are extracted the same way (``generate_regions.py``), so a training image
 gets the features, and the answer, that evaluation gave it. Boxes: ``--boxes`` (given),
@@ -203,7 +203,7 @@ def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -
                 "this checkpoint computes features online from given boxes; "
                 "pass --boxes '[[x1, y1, x2, y2], ...]'"
             )
-        from mmf_imgtune.data.features.info import pad_region_sample
+        from mmf_imgtune.io.features.info import pad_region_sample
 
         raw = {"bbox": boxes, "image_width": image.shape[2], "image_height": image.shape[1]}
         _, info = pad_region_sample(np.zeros((len(boxes), 1), np.float32), raw, len(boxes))

@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.cli.generate import GenerateError
-from mmf_imgtune.data.features.provenance import (
+from mmf_imgtune.io.features.provenance import (
     describe_box_sources,
     describe_record,
     read_record,
@@ -153,7 +153,7 @@ def extract_regions(
     Returns:
         ``image_feature_0`` (max_features, D) and ``image_info_0`` (``pad_region_sample``).
     """
-    from mmf_imgtune.data.features.info import pad_region_sample
+    from mmf_imgtune.io.features.info import pad_region_sample
 
     run_folder = Path(args.config_path).parent
     path, key, record = training_store(dataset, dataset_config, run_folder)

@@ -23,6 +23,7 @@ from mmf_imgtune.config.checks import (
     check_file_types,
     check_override,
 )
+from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.registry import registry
 from mmf_imgtune.utils.user_dir import import_user_dir
 
@@ -109,8 +110,8 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
     """
     cli_options, overrides = split_cli(args)
     cli_options.update({k: v for k, v in options.items() if v is not None})
-    import mmf_imgtune  # noqa: F401  (registers built-in components)
-
+    # Built-ins are registered: the package's __init__ runs before any of its modules, this
+    # one included. Plugins register here, before their classes' defaults are looked up.
     import_user_dir(_user_dir_from(overrides))
 
     config = load_yaml(DEFAULTS)
@@ -187,12 +188,7 @@ def _check_ready(config: DictConfig) -> None:
 
 def save_config(config: DictConfig, folder: str | os.PathLike) -> Path:
     """Write the resolved config as ``<folder>/config.yaml`` (every run keeps one)."""
-    os.makedirs(folder, exist_ok=True)
-    path = Path(folder) / "config.yaml"
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(OmegaConf.to_yaml(config, resolve=True))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(Path(folder) / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
 
 
 def to_container(node: Any) -> Any:

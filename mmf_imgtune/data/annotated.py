@@ -30,7 +30,7 @@ _READERS: dict[tuple[int, str, int], Any] = {}
 
 def feature_reader(path: str, max_features: int) -> Any:
     """This process's ``FeatureReader`` for ``path`` (opened on first use)."""
-    from mmf_imgtune.data.features import FeatureReader
+    from mmf_imgtune.io.features import FeatureReader
 
     key = (os.getpid(), os.path.abspath(path), max_features)
     if key not in _READERS:

@@ -9,13 +9,14 @@ annotator answers into the soft-score target vector.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 import torch
+
+from mmf_imgtune.io.atomic import atomic_write
 
 # VQA's answer normalisation (the common part of the official evaluation script): lower case,
 # strip punctuation at the ends and articles, so "A dog." and "dog" are the same answer.
@@ -62,16 +63,13 @@ class AnswerVocab:
     @classmethod
     def load(cls, path: str) -> AnswerVocab:
         """Read MMF's vocabulary file: one answer a line."""
-        from mmf_imgtune.data.annotations import read_lines
+        from mmf_imgtune.io.annotations import read_lines
 
         return cls(read_lines(path, "answers"))
 
     def save(self, path: str) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.writelines(f"{answer}\n" for answer in self.answers)
-        os.replace(tmp, path)  # atomic: another process never reads half a file
+        # atomic: another process never reads half a file
+        atomic_write(path, "".join(f"{answer}\n" for answer in self.answers))
 
     def covers(self, answers: list[str]) -> bool:
         """Whether at least one of the annotator answers is in the vocabulary."""

@@ -6,7 +6,7 @@ calls ``extract_missing`` from ``build`` (rank 0, once) with the feature key and
 of every record of a split. The features land in the split's first
 ``features`` path; what is there already is kept, provided the store was made the way the
 ``extract`` options say (else the run stops naming both settings: see
-``mmf_imgtune.data.features.provenance``). The ``extract`` options are
+``mmf_imgtune.io.features.provenance``). The ``extract`` options are
 ``mmf_imgtune.regions.extract_features``'s, plus ``boxes`` (where given boxes come from) and
 ``enabled`` (builders with precomputed MMF features: extract at all).
 """
@@ -21,7 +21,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.data.annotated import feature_reader, release_readers, split_paths
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.io.annotations import AnnotationError
 
 # ``extract`` keys that are not extract_features arguments.
 _BUILDER_KEYS = ("boxes", "enabled")

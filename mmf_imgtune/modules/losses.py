@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmf_imgtune.registry import registry
+from mmf_imgtune.registry import parse_spec, registry
 
 
 @registry.register_loss("cross_entropy")
@@ -79,14 +79,8 @@ class Losses(nn.Module):
         self.names: list[str] = []
         self.losses = nn.ModuleList()
         for spec in loss_list or []:
-            if isinstance(spec, str):
-                name, params = spec, {}
-            else:
-                if "type" not in spec:
-                    raise KeyError(f"each entry of losses needs 'type'; got {dict(spec)}")
-                name, params = spec["type"], dict(spec.get("params") or {})
-            self.names.append(name)
-            self.losses.append(registry.get_loss_class(name)(**params))
+            self.names.append(parse_spec(spec, "loss")[0])
+            self.losses.append(registry.build("loss", spec))
 
     def forward(self, sample_list: Any, model_output: dict) -> dict[str, torch.Tensor]:
         split = sample_list.get("dataset_type", "train")

@@ -22,7 +22,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryF1Score
 
 from mmf_imgtune.errors import MMFImgtuneError
-from mmf_imgtune.registry import registry
+from mmf_imgtune.registry import parse_spec, registry
 
 
 class MetricError(MMFImgtuneError, ValueError):
@@ -160,12 +160,10 @@ class Metrics(nn.Module):
         self.metrics = nn.ModuleList()
         self.batches = 0  # batches seen since the last reset
         for spec in metric_list or []:
-            if isinstance(spec, str):
-                name, params = spec, {}
-            else:
-                name, params = spec["type"], dict(spec.get("params") or {})
-            self.names.append(str(spec.get("key", name)) if not isinstance(spec, str) else name)
-            self.metrics.append(registry.get_metric_class(name)(**params))
+            name = parse_spec(spec, "metric")[0]
+            # ``key`` renames a metric's logged value (two of one type with other params).
+            self.names.append(name if isinstance(spec, str) else str(spec.get("key", name)))
+            self.metrics.append(registry.build("metric", spec))
 
     def update(self, sample_list: Any, model_output: dict) -> None:
         """Score the batch with every metric whose references it carries."""

@@ -1,11 +1,11 @@
 """Region feature extraction into MMF's feature formats, and detector fine-tuning.
 
 ``extract_features`` pools region features over images and writes MMF's npy folder or LMDB
-(read them with ``mmf_imgtune.data.features.FeatureReader``). Boxes are given, a grid (the
+(read them with ``mmf_imgtune.io.features.FeatureReader``). Boxes are given, a grid (the
 whole image + k x k cells, the default without detector weights) or detected (``recipe.py``).
 Backends: ``torchvision`` (always available; ImageNet MobileNetV2, Faster R-CNN MobileNetV2
 light or R50-FPN) and ``detectron2`` (when detectron2 imports; e.g. the VG bottom-up R101-C4
-model). Every store records how it was made (``mmf_imgtune.data.features.provenance``).
+model). Every store records how it was made (``mmf_imgtune.io.features.provenance``).
 See docs/regions.md.
 """
 
@@ -13,28 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
+# The backend modules register the built-in backends (registry kind ``region_backend``);
+# detectron2 itself is imported only when its backend is built.
+from mmf_imgtune.regions import detectron2_backend, torchvision_backend  # noqa: F401
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.extract import ExtractionSummary, run_extraction
 from mmf_imgtune.regions.grid import DEFAULT_GRID, grid_boxes
 from mmf_imgtune.regions.recipe import ExtractionMismatchError
+from mmf_imgtune.registry import RegistryError, registry
 
 BACKENDS = ("torchvision", "detectron2")
 
 
 def build_backend(backend: str = "torchvision", **options) -> RegionBackend:
-    """A backend by name; ``options`` are ``extract_features``'s model/selection arguments."""
-    if backend == "torchvision":
-        from mmf_imgtune.regions.torchvision_backend import TorchvisionBackend
-
-        options.pop("config_file", None)
-        return TorchvisionBackend(**options)
-    if backend == "detectron2":
-        from mmf_imgtune.regions.detectron2_backend import Detectron2Backend
-
-        for unused in ("backbone", "min_size", "max_size"):
-            options.pop(unused, None)
-        return Detectron2Backend(**options)
-    raise ValueError(f"unknown region backend {backend!r}; choose one of {BACKENDS}")
+    """A registered backend by name; ``options`` are ``extract_features``'s model/selection
+    arguments (each backend's ``from_options`` drops those it does not use)."""
+    try:
+        return registry.build("region_backend", backend, **options)
+    except RegistryError as error:
+        raise ValueError(f"unknown region backend {backend!r}: {error}") from None
 
 
 def extract_features(

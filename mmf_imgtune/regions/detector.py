@@ -26,6 +26,8 @@ from torchvision.models.detection import FasterRCNN, faster_rcnn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.ops import MultiScaleRoIAlign
 
+from mmf_imgtune.io.atomic import atomic_write
+
 BACKBONES = ("mobilenet_v2", "resnet50_fpn", "mobilenet_v3_large_fpn")
 # Default input sizes (shorter side, longer side cap): the light model targets small images.
 DEFAULT_SIZES = {
@@ -131,9 +133,7 @@ def save_detector(model: FasterRCNN, path: str, backbone: str, class_names: list
         "max_size": int(model.transform.max_size),
         "state_dict": model.state_dict(),
     }
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save(record, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: torch.save(record, handle))
 
 
 def load_detector(

@@ -18,6 +18,7 @@ import torch
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.selection import select_regions
+from mmf_imgtune.registry import registry
 
 INSTALL_HINT = (
     "the detectron2 backend needs detectron2, which is not importable here ({error}). Install "
@@ -38,11 +39,24 @@ def _import_detectron2():
     return transforms, DetectionCheckpointer, get_cfg, build_model, Boxes, Instances
 
 
+@registry.register_region_backend("detectron2")
 class Detectron2Backend(RegionBackend):
     """Args as ``extract_features``: ``config_file`` and ``weights`` are required."""
 
     name = "detectron2"
     detects = True  # weights are required: the model always has trained heads
+
+    @classmethod
+    def from_options(
+        cls,
+        backbone: str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        **options,
+    ) -> Detectron2Backend:
+        """``extract_features``'s options; the torchvision-only ones (``backbone``, the
+        resize ``min_size``/``max_size``: the detectron2 config sets them) are not used."""
+        return cls(**options)
 
     def __init__(
         self,

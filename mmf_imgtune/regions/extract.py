@@ -1,7 +1,7 @@
 """``extract_features``: images in, MMF feature store out (npy folder or LMDB).
 
 Resumable (keys already in the store are skipped), atomic per image (see
-``mmf_imgtune.data.features``), and robust to bad inputs: an unreadable image is reported by
+``mmf_imgtune.io.features``), and robust to bad inputs: an unreadable image is reported by
 path, counted and skipped, never written. Every image's boxes come from one of three sources
 (``recipe.py``: given, grid, detector); the run prints one line saying which, and the store's
 extraction record is checked (a store made another way fails before anything is written) and
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from mmf_imgtune.data.features import FeatureWriter
+from mmf_imgtune.io.features import FeatureWriter
 from mmf_imgtune.regions import recipe as recipes
 from mmf_imgtune.regions.base import RegionBackend
 from mmf_imgtune.regions.grid import grid_boxes

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_image, read_file
 
-from mmf_imgtune.data.annotations import (
+from mmf_imgtune.io.annotations import (
     AnnotationError,
     check_field,
     load_annotations,

@@ -11,7 +11,7 @@ options, ``mmf_imgtune_generate``):
 An image without given boxes gets the grid when ``grid`` is set, else the detector when there
 is one, else the default grid (``DEFAULT_GRID``): never random proposals by accident.
 ``notice`` is the one line a run prints about it; ``check_store`` compares a store's record
-(``mmf_imgtune.data.features.provenance``) with this run's before anything is written.
+(``mmf_imgtune.io.features.provenance``) with this run's before anything is written.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import hashlib
 import os
 from typing import Any
 
-from mmf_imgtune.data.features.provenance import (
+from mmf_imgtune.errors import MMFImgtuneError
+from mmf_imgtune.io.features.provenance import (
     RECORD_FORMAT,
     describe_record,
     recipe_differences,
 )
-from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.regions.grid import DEFAULT_GRID, grid_region_count
 
 

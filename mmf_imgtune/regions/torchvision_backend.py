@@ -25,16 +25,23 @@ from torchvision.ops import roi_align
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.detector import BOX_HEAD_DIM, load_detector
 from mmf_imgtune.regions.selection import select_regions
+from mmf_imgtune.registry import registry
 
 LAYERS = ("box_head", "pooled", "mid")
 # mobilenet_v2 blocks tapped by the "mid" layer: (block index, channels, stride).
 MID_BLOCKS = ((6, 32, 8), (13, 96, 16))
 
 
+@registry.register_region_backend("torchvision")
 class TorchvisionBackend(RegionBackend):
     """See the module docstring; arguments are ``extract_features``'s."""
 
     name = "torchvision"
+
+    @classmethod
+    def from_options(cls, config_file: str | None = None, **options) -> TorchvisionBackend:
+        """``extract_features``'s options; ``config_file`` is detectron2's and not used."""
+        return cls(**options)
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""The Lightning-based training runtime (``training.trainer: lightning``)."""
+"""The Lightning-based training runtime (the one training loop)."""
 
 from mmf_imgtune.trainer.run import build_model, run_training
 

@@ -9,15 +9,16 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from mmf_imgtune.io.atomic import temp_path
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.checkpoint_io import point_link_at, remove_checkpoint
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
     """Point ``target`` at ``source``'s bytes atomically (hard link, else copy)."""
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
+    tmp = temp_path(target)
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
@@ -160,7 +161,5 @@ def build_callbacks(config: DictConfig, save_dir: str) -> list[pl.Callback]:
             )
         )
     for spec in training.callbacks or []:
-        name = spec if isinstance(spec, str) else spec["type"]
-        params = {} if isinstance(spec, str) else OmegaConf.to_container(spec.get("params") or {})
-        callbacks.append(registry.get_callback_class(name)(config=config, **params))
+        callbacks.append(registry.build("callback", spec, config=config))
     return callbacks

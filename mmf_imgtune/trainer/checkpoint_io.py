@@ -1,4 +1,4 @@
-"""Crash-safe checkpoint files: write to a temporary file, fsync, then rename.
+"""Crash-safe checkpoint files: write to a temporary file, fsync, then rename (``io.atomic``).
 
 A SIGKILL or a full disk at any moment leaves the previous checkpoint intact, because the
 final name only ever points at a complete file. Loading uses ``torch.load(weights_only=True)``
@@ -17,7 +17,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mmf_imgtune.errors import DataError, MMFImgtuneError
-from mmf_imgtune.utils.processes import remove_orphaned_temps
+from mmf_imgtune.io.atomic import atomic_write, fsync_dir, remove_orphaned_temps, temp_path
 
 
 class CheckpointWriteError(MMFImgtuneError, OSError):
@@ -29,21 +29,14 @@ class UnsafeCheckpointError(DataError, RuntimeError):
 
 
 def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
-    """Call ``write(file_object)`` into ``<path>.tmp``, fsync, then rename over ``path``."""
+    """``io.atomic.atomic_write`` (``write(file_object)``, fsync, rename over ``path``), with
+    a dead writer's temporary file removed first and a full disk reported as such."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # A SIGKILL leaves the temporary file behind; for an LLM checkpoint it is gigabytes.
-    remove_orphaned_temps(path.parent.glob(f".{path.name}.tmp.*"), ".tmp.")
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    remove_orphaned_temps(path.parent.glob(temp_path(path, "*").name))
     try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        atomic_write(path, write)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         if error.errno == errno.ENOSPC:
             raise CheckpointWriteError(
                 error.errno,
@@ -51,20 +44,6 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
                 "intact. Free disk space or lower checkpoint.max_to_keep, then resume.",
             ) from None
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:
@@ -125,14 +104,14 @@ def replace_folder(source: Path, target: Path) -> None:
     elif target.exists() or target.is_symlink():
         target.unlink()
     os.replace(source, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     if old.exists():
         shutil.rmtree(old)
 
 
 def point_link_at(target: Path, link: Path) -> None:
     """Make ``link`` a relative symlink to ``target``, atomically (rename over the old link)."""
-    tmp = link.with_name(f".{link.name}.link.{os.getpid()}")
+    tmp = temp_path(link)
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(target, link.parent), tmp)
     if link.is_dir() and not link.is_symlink():

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from mmf_imgtune.config.checks import ConfigError
-from mmf_imgtune.data.features.provenance import read_record, store_feature_dim
+from mmf_imgtune.io.features.provenance import read_record, store_feature_dim
 from mmf_imgtune.regions.grid import grid_region_count
 
 # Where a model states the width of the region features it reads, in order of precedence.

@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch.strategies import FSDPStrategy
 from torch import nn
 
+from mmf_imgtune.io.atomic import temp_path
 from mmf_imgtune.trainer.checkpoint_io import replace_folder
 
 
@@ -105,7 +106,7 @@ class MMFFSDPStrategy(FSDPStrategy):
         final = Path(self.broadcast(str(filepath)))
         # Every rank writes its shard into the same temporary folder: a crash leaves the
         # previous folder intact under the final name.
-        temporary = final.with_name(f".{final.name}.tmp")
+        temporary = temp_path(final, "shards")  # one name for all ranks, not a pid
         if self.global_rank == 0 and temporary.exists():
             shutil.rmtree(temporary)
         self.barrier("mmf_fsdp_checkpoint_start")

@@ -10,30 +10,44 @@ from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import LambdaLR
 
 from mmf_imgtune.config.checks import ConfigError
-from mmf_imgtune.registry import registry
+from mmf_imgtune.registry import RegistryError, registry
 
-_TORCH_OPTIMIZERS = {name.lower(): name for name in dir(torch.optim) if name[0].isupper()}
-_ALIASES = {"adam_w": "AdamW", "adamw": "AdamW"}
+
+def _register_torch_optimizers() -> None:
+    """Every torch.optim optimizer under its own name (looked up in any case), plus MMF's
+    ``adam_w``; a plugin's ``@registry.register_optimizer`` adds to them."""
+    for name in dir(torch.optim):
+        cls = getattr(torch.optim, name)
+        if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):
+            if cls is not torch.optim.Optimizer:
+                registry.kinds["optimizer"].register(name, cls)
+    registry.kinds["optimizer"].register("adam_w", torch.optim.AdamW)
+
+
+_register_torch_optimizers()
 
 
 def build_optimizer(model: Any, config: DictConfig) -> torch.optim.Optimizer:
     """``optimizer.type``: a registered optimizer, ``adam_w``, or a torch.optim class name."""
     spec = config.optimizer
-    params = OmegaConf.to_container(spec.params, resolve=True) if spec.get("params") else {}
     parameters = model.get_optimizer_parameters(config)
-    return _optimizer_class(str(spec.type))(parameters, **params)
+    _optimizer_class(str(spec.type))  # a config error, not a registry one, when unknown
+    return registry.build("optimizer", spec, parameters)
 
 
 def _optimizer_class(name: str) -> Any:
-    if name in registry.kinds["optimizer"]:
+    try:
         return registry.get_optimizer_class(name)
-    class_name = _ALIASES.get(name.lower()) or _TORCH_OPTIMIZERS.get(name.lower())
-    if class_name is None:
+    except RegistryError:
         raise ConfigError(
             f"optimizer.type '{name}' is neither registered nor a torch.optim class; "
-            f"use adam_w, Adam, SGD, ... or one of {registry.names('optimizer')}"
-        )
-    return getattr(torch.optim, class_name)
+            f"use adam_w, Adam, SGD, ... or one of {_plugins('optimizer')}"
+        ) from None
+
+
+def _plugins(kind: str) -> list[str]:
+    """Registered names of ``kind`` other than the built-ins (the error messages' lists)."""
+    return [name for name in registry.names(kind) if name not in _BUILT_IN[kind]]
 
 
 SCHEDULERS = ("warmup_linear", "warmup_cosine", "constant")
@@ -44,13 +58,18 @@ def check_optimization(config: DictConfig) -> None:
     them only inside ``fit``)."""
     _optimizer_class(str(config.optimizer.type))
     if config.training.lr_scheduler:
-        name = str(config.scheduler.type)
-        if name not in SCHEDULERS and name not in registry.kinds["scheduler"]:
-            raise ConfigError(
-                f"scheduler.type '{name}' is unknown; use {', '.join(SCHEDULERS)} or a "
-                f"registered scheduler {registry.names('scheduler')}"
-            )
+        _scheduler_class(str(config.scheduler.type))
         _scheduler_total(config)
+
+
+def _scheduler_class(name: str) -> Any:
+    try:
+        return registry.get_scheduler_class(name)
+    except RegistryError:
+        raise ConfigError(
+            f"scheduler.type '{name}' is unknown; use {', '.join(SCHEDULERS)} or a "
+            f"registered scheduler {_plugins('scheduler')}"
+        ) from None
 
 
 def _scheduler_total(config: DictConfig) -> int:
@@ -81,23 +100,43 @@ def _warmup_cosine(warmup: int, total: int):
     return factor
 
 
+@registry.register_scheduler("warmup_linear")
+def warmup_linear(
+    optimizer: torch.optim.Optimizer, num_training_steps: int, num_warmup_steps: int | None = 0
+) -> LambdaLR:
+    """Linear warm-up from 0 over ``num_warmup_steps``, then linear decay to 0."""
+    return LambdaLR(optimizer, _warmup_linear(int(num_warmup_steps or 0), num_training_steps))
+
+
+@registry.register_scheduler("warmup_cosine")
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, num_training_steps: int, num_warmup_steps: int | None = 0
+) -> LambdaLR:
+    """Linear warm-up from 0 over ``num_warmup_steps``, then half a cosine to 0."""
+    return LambdaLR(optimizer, _warmup_cosine(int(num_warmup_steps or 0), num_training_steps))
+
+
+@registry.register_scheduler("constant")
+def constant(optimizer: torch.optim.Optimizer, **unused: Any) -> LambdaLR:
+    """The optimizer's lr throughout (``scheduler.params`` are not read)."""
+    return LambdaLR(optimizer, lambda step: 1.0)
+
+
+_BUILT_IN = {
+    "optimizer": set(registry.names("optimizer")),
+    "scheduler": set(SCHEDULERS),
+}
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, config: DictConfig) -> Any:
-    """A per-update scheduler, or None when ``training.lr_scheduler`` is false."""
+    """A per-update scheduler, or None when ``training.lr_scheduler`` is false.
+
+    ``scheduler.params.num_training_steps`` null is filled with ``training.max_updates``.
+    """
     if not config.training.lr_scheduler:
         return None
-    spec = config.scheduler
-    name = str(spec.type)
-    if name in registry.kinds["scheduler"]:
-        params = OmegaConf.to_container(spec.params, resolve=True) if spec.get("params") else {}
-        return registry.get_scheduler_class(name)(optimizer, **params)
-    warmup = int(spec.params.num_warmup_steps or 0)
-    total = _scheduler_total(config)
-    factories = {"warmup_linear": _warmup_linear, "warmup_cosine": _warmup_cosine}
-    if name == "constant":
-        return LambdaLR(optimizer, lambda step: 1.0)
-    if name not in factories:
-        raise ConfigError(
-            f"scheduler.type '{name}' is unknown; use {', '.join(SCHEDULERS)} or a "
-            f"registered scheduler {registry.names('scheduler')}"
-        )
-    return LambdaLR(optimizer, factories[name](warmup, total))
+    _scheduler_class(str(config.scheduler.type))
+    params = OmegaConf.to_container(config.scheduler.params, resolve=True) or {}
+    if "num_training_steps" in params:
+        params["num_training_steps"] = _scheduler_total(config)
+    return registry.build("scheduler", {"type": config.scheduler.type, "params": params}, optimizer)

@@ -59,7 +59,7 @@ def _read_words(path: str) -> list[str]:
             f"word_level.vocab_file '{path}' does not exist; give one word per line, or list "
             "the words under word_level.words."
         )
-    from mmf_imgtune.data.annotations import read_lines
+    from mmf_imgtune.io.annotations import read_lines
 
     return read_lines(path, "words")
 

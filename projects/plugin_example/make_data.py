@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from mmf_imgtune.data.features import FeatureWriter
+from mmf_imgtune.io.features import FeatureWriter
 
 WORDS = ["i", "this", "is", "so", "funny", "sad", "cats", "dogs"]
 

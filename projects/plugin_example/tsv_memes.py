@@ -10,7 +10,7 @@ import os
 import torch
 
 from mmf_imgtune import BaseDataset, BaseDatasetBuilder, Sample, registry
-from mmf_imgtune.data.features import FeatureReader
+from mmf_imgtune.io.features import FeatureReader
 
 
 class TsvMemesDataset(BaseDataset):

@@ -14,8 +14,8 @@ from mmf_layouts import (
     write_vqa2,
 )
 
-from mmf_imgtune.data.annotations import AnnotationError
 from mmf_imgtune.errors import DataError
+from mmf_imgtune.io.annotations import AnnotationError
 from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 HM = ["dataset_config.hateful_memes.max_features=6"]
@@ -196,7 +196,7 @@ def test_extractor_image_lists_empty_or_not_utf8(suffix, tmp_path):
 
 
 def test_feature_store_mixing_two_widths_names_the_odd_key(tmp_path):
-    from mmf_imgtune.data.features import FeatureFileError, FeatureReader, FeatureWriter
+    from mmf_imgtune.io.features import FeatureFileError, FeatureReader, FeatureWriter
 
     info = {"bbox": np.zeros((2, 4), np.float32), "image_width": 8, "image_height": 8}
     with FeatureWriter(str(tmp_path / "feats")) as writer:

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from mmf_imgtune.data.features import FeatureReader, FeatureWriteError, FeatureWriter
+from mmf_imgtune.io.features import FeatureReader, FeatureWriteError, FeatureWriter
 
 
 @pytest.mark.parametrize("fmt", ["npy", "lmdb"])

@@ -6,8 +6,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmf_imgtune.data.annotations import load_annotations
 from mmf_imgtune.errors import DataError
+from mmf_imgtune.io.annotations import load_annotations
 from mmf_imgtune.utils.safe_pickle import safe_load_npy, safe_loads
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,8 +10,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmf_imgtune.data.features import FeatureReader
 from mmf_imgtune.errors import DataError
+from mmf_imgtune.io.features import FeatureReader
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from mmf_imgtune.data.features import FeatureReader
+from mmf_imgtune.io.features import FeatureReader
 from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ while True:
 FEATURE_WRITER = """
 import sys
 import numpy as np
-from mmf_imgtune.data.features import FeatureWriter
+from mmf_imgtune.io.features import FeatureWriter
 path, fmt, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with FeatureWriter(path, format=fmt) as writer:
     print("ready", flush=True)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mmf_imgtune.config import build_config
+from mmf_imgtune.io.atomic import TMP_MARK
 from mmf_imgtune.trainer import run_training
 from mmf_imgtune.trainer.checkpoint_io import (
     CheckpointWriteError,
@@ -92,7 +93,7 @@ def test_disk_full_stops_clearly_and_keeps_previous_checkpoint(tmp_path, monkeyp
     monkeypatch.setattr(checkpoint_io.torch, "save", real_save)
     run = tmp_path / "run"
     assert safe_torch_load(run / "current.ckpt")["global_step"] == 6
-    assert not [p for p in run.rglob("*.tmp.*")], "temporary files were left behind"
+    assert not [p for p in run.rglob(f"*{TMP_MARK}*")], "temporary files were left behind"
 
 
 def test_atomic_write_leaves_old_file_when_writer_dies(tmp_path):

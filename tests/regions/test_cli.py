@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmf_imgtune.cli import extract, train_detector
-from mmf_imgtune.data.features import FeatureReader
+from mmf_imgtune.io.features import FeatureReader
 from mmf_imgtune.regions.detector import load_detector
 from mmf_imgtune.utils.testing import run_cli
 

@@ -5,7 +5,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from mmf_imgtune.data.features import FeatureReader
+from mmf_imgtune.io.features import FeatureReader
 from mmf_imgtune.regions import extract_features
 
 HAS_DETECTRON2 = importlib.util.find_spec("detectron2") is not None

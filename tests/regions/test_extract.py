@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import mmf_imgtune.data.features.npy_store as npy_store
-from mmf_imgtune.data.features import FeatureReader
-from mmf_imgtune.data.features.provenance import read_record
+import mmf_imgtune.io.features.npy_store as npy_store
+from mmf_imgtune.io.features import FeatureReader
+from mmf_imgtune.io.features.provenance import read_record
 from mmf_imgtune.regions import extract_features
 
 FAST = {"min_size": 64, "max_size": 64, "progress": False, "fsync": False}

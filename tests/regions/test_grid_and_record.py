@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mmf_imgtune.cli import extract
-from mmf_imgtune.data.features import FeatureReader
-from mmf_imgtune.data.features.provenance import read_record, store_feature_dim
+from mmf_imgtune.io.features import FeatureReader
+from mmf_imgtune.io.features.provenance import read_record, store_feature_dim
 from mmf_imgtune.regions import DEFAULT_GRID, ExtractionMismatchError, extract_features, grid_boxes
 from mmf_imgtune.regions.torchvision_backend import TorchvisionBackend
 

@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
-from mmf_imgtune.data.annotations import AnnotationError, check_field, read_json_object
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
+from mmf_imgtune.io.annotations import AnnotationError, check_field, read_json_object
 from mmf_imgtune.registry import registry
 
 SOURCE = (

@@ -26,15 +26,15 @@ from omegaconf import DictConfig, ListConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset
-from mmf_imgtune.data.annotations import (
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
+from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
+from mmf_imgtune.io.annotations import (
     AnnotationError,
     check_field,
     load_annotations,
     read_json_object,
 )
-from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
-from mmf_imgtune.data.base_builder import BaseDatasetBuilder
-from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.registry import registry
 
 SOURCE = (

@@ -6,6 +6,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from mmf_imgtune.registry import registry
+
 
 class BaseProcessor:
     """A callable built from ``{type: <registered name>, params: {...}}``.
@@ -25,9 +27,4 @@ class BaseProcessor:
 
 def build_processor(spec: DictConfig | dict, **kwargs: Any) -> BaseProcessor:
     """Build a processor from ``{type, params}``; ``kwargs`` go to the constructor."""
-    from mmf_imgtune.registry import registry
-
-    if "type" not in spec:
-        raise KeyError(f"A processor config needs a 'type' key; got keys {list(spec.keys())}")
-    cls = registry.get_processor_class(spec["type"])
-    return cls(spec.get("params", None) or {}, **kwargs)
+    return registry.build("processor", spec, **kwargs)

@@ -7,6 +7,7 @@ MMF writes them (``ToTensor``, ``{type: Resize, params: {size: [256, 256]}}``, .
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from mmf_imgtune.data.processors.base import BaseProcessor
 from mmf_imgtune.registry import registry
 
 
+@registry.register_transform("GrayScaleTo3Channels")
 class GrayScaleTo3Channels:
     """(1, H, W) -> (3, H, W) by repetition; (4, H, W) RGBA -> its RGB; others unchanged."""
 
@@ -27,20 +29,23 @@ class GrayScaleTo3Channels:
         return image
 
 
-_CUSTOM = {"GrayScaleTo3Channels": GrayScaleTo3Channels}
+def _register_torchvision_transforms() -> None:
+    """Every torchvision.transforms class under its own name (``Resize``, ``ToTensor``...)."""
+    for name in dir(T):
+        cls = getattr(T, name)
+        if isinstance(cls, type) and not issubclass(cls, enum.Enum) and name[0].isupper():
+            registry.kinds["transform"].register(name, cls)
+
+
+_register_torchvision_transforms()
 
 
 def _build_transform(spec: Any) -> Any:
-    name, params = (spec, {}) if isinstance(spec, str) else (spec["type"], spec.get("params"))
-    params = dict(params or {})
-    factory = _CUSTOM.get(name) or getattr(T, name, None)
-    if factory is None:
-        raise KeyError(
-            f"torchvision_transforms: unknown transform '{name}'; use a class name of "
-            f"torchvision.transforms (e.g. Resize, CenterCrop, Normalize) or one of {list(_CUSTOM)}"
-        )
-    # yaml gives lists; torchvision wants tuples for sizes.
-    return factory(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    if not isinstance(spec, str):  # yaml gives lists; torchvision wants tuples for sizes
+        params = spec.get("params") or {}
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        spec = {**spec, "params": params}
+    return registry.build("transform", spec)
 
 
 @registry.register_processor("torchvision_transforms")

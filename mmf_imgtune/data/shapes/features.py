@@ -22,6 +22,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mmf_imgtune.data.shapes.generate import meta_path
+from mmf_imgtune.io.atomic import atomic_write
 
 # The ``feature_extraction`` keys that decide the feature values.
 _RECIPE_KEYS = ("backend", "weights", "backbone", "layer", "min_size", "max_size", "boxes", "grid")
@@ -48,9 +49,7 @@ def _read_marker(path: Path) -> dict | None:
 
 
 def _write_marker(path: Path, content: dict) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(content, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(content, sort_keys=True))
 
 
 def _remove_split(folder: Path, split: str) -> None:
@@ -58,14 +57,14 @@ def _remove_split(folder: Path, split: str) -> None:
     for stale in folder.glob(f"{split}_*.npy"):
         stale.unlink()
     if not any(folder.glob("*_info.npy")):  # nothing left that the extraction record describes
-        from mmf_imgtune.data.features.npy_store import RECORD_FILE
+        from mmf_imgtune.io.features.npy_store import RECORD_FILE
 
         (folder / RECORD_FILE).unlink(missing_ok=True)
 
 
 def _label_objects(folder: str, records: list[dict]) -> None:
     """Write the ground-truth class ids into ``objects`` where the extractor left none."""
-    from mmf_imgtune.data.features import FeatureReader, FeatureWriter
+    from mmf_imgtune.io.features import FeatureReader, FeatureWriter
 
     reader = FeatureReader(folder, max_features=1)
     with FeatureWriter(folder, format="npy", fsync=False) as writer:

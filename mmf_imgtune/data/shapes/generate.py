@@ -16,7 +16,6 @@ split is regenerated only when its settings change.
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from dataclasses import asdict, dataclass
@@ -31,6 +30,7 @@ from mmf_imgtune.data.shapes.render import render_scene
 from mmf_imgtune.data.shapes.scene import sample_scene
 from mmf_imgtune.data.shapes.statements import make_statements
 from mmf_imgtune.data.shapes.vocab import ANSWERS, CLASS_NAMES, all_words
+from mmf_imgtune.io.atomic import atomic_write
 
 # Bump when the generator's output changes for the same settings: old splits regenerate.
 GENERATOR_VERSION = 1
@@ -94,9 +94,7 @@ def make_record(settings: SplitSettings, index: int):
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # readers never see half a file
+    atomic_write(path, text)  # readers never see half a file
 
 
 def meta_path(data_dir: str, split: str) -> Path:

@@ -5,7 +5,7 @@ import json
 
 from mmf_layouts import load_split, write_coco_karpathy, write_hateful_memes
 
-from mmf_imgtune.data.features.provenance import read_record
+from mmf_imgtune.io.features.provenance import read_record
 
 SMALL = ["extract.enabled=true", "extract.min_size=32", "extract.max_size=32",
          "extract.progress=false", "extract.grid=2", "max_features=5"]  # fmt: skip

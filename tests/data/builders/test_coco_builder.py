@@ -4,7 +4,7 @@ per image in val/test, and the reference lists the caption metrics need."""
 import pytest
 from mmf_layouts import CAPTIONS, collate, load_split, write_coco_karpathy
 
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.io.annotations import AnnotationError
 
 NPY = [f"dataset_config.coco.features.{s}=[coco/defaults/features/trainval2014]"
        for s in ("train", "val", "test")]  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmf_layouts import FEATURE_DIM, collate, load_split, write_hateful_memes, write_jsonl
 
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.io.annotations import AnnotationError
 
 FEATURES = ["dataset_config.hateful_memes.use_features=true",
             "dataset_config.hateful_memes.use_images=false",

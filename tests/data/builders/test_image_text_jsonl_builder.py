@@ -6,7 +6,7 @@ import os
 import pytest
 from mmf_layouts import collate, load_split, write_image, write_jsonl
 
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.io.annotations import AnnotationError
 
 NAME = "image_text_jsonl"
 # A random-weight detector on tiny inputs: no download, a second or two on a CPU.
@@ -108,7 +108,7 @@ SMALL_INPUT = [f"dataset_config.{NAME}.extract.min_size=32",
 
 
 def test_default_extraction_is_a_grid_and_a_changed_layer_fails(data_dir_env, capsys):
-    from mmf_imgtune.data.features.provenance import read_record
+    from mmf_imgtune.io.features.provenance import read_record
     from mmf_imgtune.regions import ExtractionMismatchError
 
     root = write_folder(data_dir_env)

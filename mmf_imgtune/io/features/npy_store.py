@@ -1,6 +1,6 @@
 """MMF's folder feature format: ``<key>.npy`` (N, D) float32 plus ``<key>_info.npy`` (a dict).
 
-Writes are atomic (temp file in the same folder, fsync, ``os.replace``) and the info file is
+Writes are atomic (``mmf_imgtune.io.atomic``: temp file, fsync, rename) and the info file is
 written last, so a key counts as done only when both files are complete: an interrupted
 extraction leaves no half-written file and a re-run redoes only what is missing.
 Info pickles load through ``mmf_imgtune.utils.safe_pickle`` unless the caller opts out.
@@ -11,16 +11,14 @@ How the features were made (the extraction record, ``provenance.py``) lives besi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from mmf_imgtune.data.features.npy_format import read_npy
-from mmf_imgtune.utils.processes import remove_orphaned_temps
+from mmf_imgtune.io.atomic import TMP_MARK, atomic_write, remove_orphaned_temps
+from mmf_imgtune.io.features.npy_format import read_npy
 
 INFO_SUFFIX = "_info.npy"
-TMP_MARK = ".tmp-"
 RECORD_FILE = "extraction.json"
 
 
@@ -36,20 +34,9 @@ def normalise_key(key: str) -> str:
 
 
 def atomic_save(path: Path, array: np.ndarray, fsync: bool, allow_pickle: bool = False) -> None:
-    """``np.save`` to a temp file beside ``path``, then rename it into place."""
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=allow_pickle)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Interrupted or failed: drop the partial temp file (a killed process's temp files
-        # are removed by the next writer, see open_for_writing).
-        tmp.unlink(missing_ok=True)
-        raise
+    """``np.save`` to a temp file beside ``path``, then rename it into place (a killed
+    process's temp files are removed by the next writer, see open_for_writing)."""
+    atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=allow_pickle), fsync=fsync)
 
 
 class NpyFeatureStore:
@@ -122,23 +109,13 @@ class NpyFeatureStore:
     # --- writing -------------------------------------------------------------------------
     def write_record(self, record: dict) -> None:
         """Replace ``extraction.json`` atomically."""
-        path = self.path / RECORD_FILE
-        tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
-        try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(record, handle, indent=1, sort_keys=True)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        text = json.dumps(record, indent=1, sort_keys=True)
+        atomic_write(self.path / RECORD_FILE, text, fsync=self.fsync)
 
     def open_for_writing(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         # Temp files of writers that died mid-write are removed; live writers' are kept.
-        remove_orphaned_temps(self.path.rglob(f"*{TMP_MARK}*"), TMP_MARK)
+        remove_orphaned_temps(self.path.rglob(f"*{TMP_MARK}*"))
 
     def write(self, key: str, features: np.ndarray, info: dict) -> None:
         key = normalise_key(key)

@@ -42,9 +42,9 @@ BOX_SOURCES = ("given", "grid", "detector")
 
 
 def _open_store(path: str) -> Any:
-    from mmf_imgtune.data.features import is_lmdb_path
-    from mmf_imgtune.data.features.lmdb_store import LmdbFeatureStore
-    from mmf_imgtune.data.features.npy_store import NpyFeatureStore
+    from mmf_imgtune.io.features import is_lmdb_path
+    from mmf_imgtune.io.features.lmdb_store import LmdbFeatureStore
+    from mmf_imgtune.io.features.npy_store import NpyFeatureStore
 
     return LmdbFeatureStore(path) if is_lmdb_path(path) else NpyFeatureStore(path)
 

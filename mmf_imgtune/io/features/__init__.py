@@ -22,10 +22,10 @@ import os
 import numpy as np
 import torch
 
-from mmf_imgtune.data.features.info import boxes_to_5d, pad_region_sample
-from mmf_imgtune.data.features.lmdb_store import LmdbFeatureStore
-from mmf_imgtune.data.features.npy_store import NpyFeatureStore
 from mmf_imgtune.errors import DataError, MMFImgtuneError
+from mmf_imgtune.io.features.info import boxes_to_5d, pad_region_sample
+from mmf_imgtune.io.features.lmdb_store import LmdbFeatureStore
+from mmf_imgtune.io.features.npy_store import NpyFeatureStore
 from mmf_imgtune.utils.safe_pickle import UnsafePickleError
 
 FORMATS = ("npy", "lmdb")

@@ -17,7 +17,7 @@ import pickle
 import lmdb
 import numpy as np
 
-from mmf_imgtune.data.features.npy_store import normalise_key
+from mmf_imgtune.io.features.npy_store import normalise_key
 from mmf_imgtune.utils.safe_pickle import safe_loads
 
 KEYS_KEY = b"keys"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmf_imgtune.data.features import FeatureReader, FeatureWriter
+from mmf_imgtune.io.features import FeatureReader, FeatureWriter
 from mmf_imgtune.utils.safe_pickle import UnsafePickleError
 
 
@@ -142,7 +142,7 @@ def test_missing_key_and_bad_format_messages(tmp_path):
 
 
 def test_fast_npy_reader_matches_numpy(tmp_path):
-    from mmf_imgtune.data.features.npy_format import read_npy
+    from mmf_imgtune.io.features.npy_format import read_npy
 
     plain = np.arange(12, dtype=np.float32).reshape(3, 4)
     fortran = np.asfortranarray(plain)  # not matched by the fast header path: numpy fallback
