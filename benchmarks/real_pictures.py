@@ -42,8 +42,10 @@ def target(results: dict, main_key: str) -> dict:
     baselines = {k: v for k, v in means.items() if k not in (MODEL, CONTROL)}
     ours = means.get(MODEL)
     # No baseline run (--models without them): not "above every baseline".
-    above_baselines = bool(baselines) and ours is not None and all(
-        v is not None and ours > v for v in baselines.values()
+    above_baselines = (
+        bool(baselines)
+        and ours is not None
+        and all(v is not None and ours > v for v in baselines.values())
     )
     above_control = margin is not None and margin["mean"] > 0 and margin["mean"] > margin["std"]
     return {
