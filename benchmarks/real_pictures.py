@@ -41,8 +41,11 @@ def target(results: dict, main_key: str) -> dict:
     margin = results.get("margins", {}).get(f"{MODEL} - {CONTROL}", {}).get(main_key)
     baselines = {k: v for k, v in means.items() if k not in (MODEL, CONTROL)}
     ours = means.get(MODEL)
-    above_baselines = ours is not None and all(
-        v is not None and ours > v for v in baselines.values()
+    # No baseline run (--models without them): not "above every baseline".
+    above_baselines = (
+        bool(baselines)
+        and ours is not None
+        and all(v is not None and ours > v for v in baselines.values())
     )
     above_control = margin is not None and margin["mean"] > 0 and margin["mean"] > margin["std"]
     return {

@@ -26,3 +26,9 @@ def test_target_needs_every_baseline_and_a_margin_beyond_its_spread():
     assert not below_baseline["met"] and below_baseline["above_text_only_beyond_spread"]
     within_spread = real_pictures.target(results(0.5, 0.45, 0.4, 0.1), KEY)
     assert not within_spread["met"] and within_spread["above_every_baseline"]
+
+
+def test_target_is_not_met_without_any_baseline():
+    data = results(0.5, 0.2, 0.4, 0.1)
+    del data["models"]["butd"]
+    assert not real_pictures.target(data, KEY)["above_every_baseline"]
