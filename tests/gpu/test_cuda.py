@@ -40,7 +40,7 @@ def test_bf16_mmf_run_trains_imgtune_with_a_qwen2_0_5b_shaped_llm(tmp_path):
         losses = [float(r["train/total_loss"]) for r in csv.DictReader(handle)
                   if r.get("train/total_loss")]  # fmt: skip
     # A random LLM starts near ln(vocabulary) = 11.9; the captions use 120 of its words.
-    assert len(losses) == 4 and all(math.isfinite(x) for x in losses), losses
+    assert len(losses) >= 2 and all(math.isfinite(x) for x in losses), losses
     assert losses[-1] < math.log(151936) - 2, losses
 
 
