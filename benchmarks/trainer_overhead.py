@@ -20,19 +20,18 @@ region features and captions. The bare loop is plain Hugging Face: the same LLM 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from mmf_imgtune.config import build_config
 from mmf_imgtune.trainer import build_model, run_training
 from mmf_imgtune.trainer.datamodule import MMFDataModule
 from mmf_imgtune.trainer.optim import build_optimizer
+from mmf_imgtune.utils.testing import write_caption_features
 
 
 def config_for(updates: int, save_dir: str, args=None):
@@ -88,111 +87,147 @@ def time_plain_loop(updates: int, args=None) -> float:
         return time.perf_counter() - start
 
 
+# Qwen2-0.5B's architecture (config.json of Qwen/Qwen2-0.5B), built with random weights.
+QWEN2_0_5B = {
+    "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896, "intermediate_size": 4864,
+    "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
+    "max_position_embeddings": 4096, "rope_theta": 1000000.0, "tie_word_embeddings": True,
+}  # fmt: skip
+
+
 class IMGTUNE:
-    """ImgTune prefix captioning through mmf_run vs the same math as a bare HF loop."""
+    """ImgTune prefix captioning through mmf_run vs the same math as a bare HF loop.
+
+    ``args`` fields: updates-independent sizes (``layers``, ``hidden``, ``batch_size``) and,
+    optionally, ``lm`` ("llama" or "qwen2_0_5b"), ``accelerator`` ("cpu"/"gpu"),
+    ``precision`` (mmf_run's, e.g. "bf16-mixed"), ``seq_len``, ``regions``, ``feature_dim``
+    (benchmarks/gpu_check.py sets them).
+    """
 
     WORDS = [f"w{i}" for i in range(120)]
     DATASET = "image_text_jsonl"
-    FEATURE_DIM, REGIONS, SAMPLES = 128, 16, 256
 
     @classmethod
-    def write_data(cls, data_dir: Path) -> None:
-        """``SAMPLES`` lines of {image, text, caption} and their region features (npy, MMF's
-        layout: ``<key>.npy`` (N, D) float32 + ``<key>_info.npy``), the same for every split."""
-        root = data_dir / "datasets" / cls.DATASET
-        (root / "features").mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(0)
-        lines = []
-        for index in range(cls.SAMPLES):
-            words = rng.choice(cls.WORDS, 16)
-            lines.append({"image": f"{index}.png", "text": " ".join(words[:8]),
-                          "caption": " ".join(words[8:])})  # fmt: skip
-            x1 = rng.uniform(0, 50, cls.REGIONS)
-            bbox = np.stack([x1, x1, x1 + 40, x1 + 40], 1).astype(np.float32)
-            info = {"bbox": bbox, "num_boxes": cls.REGIONS, "image_width": 100,
-                    "image_height": 100}  # fmt: skip
-            features = rng.normal(0, 1, (cls.REGIONS, cls.FEATURE_DIM)).astype(np.float32)
-            np.save(root / "features" / f"{index}.npy", features)
-            np.save(root / "features" / f"{index}_info.npy", np.array(info, dtype=object))
-        for split in ("train", "val", "test"):
-            (root / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    def options(cls, args) -> dict:
+        return {
+            "lm": getattr(args, "lm", "llama"),
+            "accelerator": getattr(args, "accelerator", "cpu"),
+            "precision": str(getattr(args, "precision", "32")),
+            "seq_len": int(getattr(args, "seq_len", 24)),
+            "regions": int(getattr(args, "regions", 16)),
+            "feature_dim": int(getattr(args, "feature_dim", 128)),
+        }
+
+    @classmethod
+    def lm_overrides(cls, args) -> list[str]:
+        lm = "model_config.imgtune.lm.config"
+        if cls.options(args)["lm"] == "qwen2_0_5b":
+            spec = ", ".join(f"{k}: {v}" for k, v in QWEN2_0_5B.items())
+            return [f"{lm}={{{spec}}}"]
+        return [f"{lm}.vocab_size=128", f"{lm}.hidden_size={args.hidden}",
+                f"{lm}.intermediate_size={2 * args.hidden}",
+                f"{lm}.num_hidden_layers={args.layers}", f"{lm}.num_attention_heads=4",
+                f"{lm}.num_key_value_heads=4"]  # fmt: skip
 
     @classmethod
     def config_for(cls, updates: int, save_dir: str, args):
+        return build_config(cls.overrides(updates, save_dir, args))
+
+    @classmethod
+    def overrides(cls, updates: int, save_dir: str, args) -> list[str]:
+        """mmf_run's command-line overrides (the data is written under save_dir/data)."""
+        opts = cls.options(args)
         data_dir = Path(save_dir) / "data"
         if not (data_dir / "datasets").is_dir():
-            cls.write_data(data_dir)
+            write_caption_features(
+                data_dir, cls.WORDS, regions=opts["regions"], feature_dim=opts["feature_dim"]
+            )
         tokenizer = "{word_level: {words: [" + ", ".join(cls.WORDS) + "]}}"
         params = f"dataset_config.{cls.DATASET}.processors.text_processor"
-        lm = "model_config.imgtune.lm.config"
-        return build_config(
-            [
-                "model=imgtune",
-                f"dataset={cls.DATASET}",
-                "run_type=train",
-                f"env.data_dir={data_dir}",
-                f"env.save_dir={save_dir}",
-                f"training.max_updates={updates}",
-                f"training.batch_size={args.batch_size}",
-                f"training.checkpoint_interval={updates}",
-                f"training.evaluation_interval={updates * 10}",
-                "training.log_interval=50",
-                "training.progress_bar=false",
-                "training.num_workers=0",
-                f"dataset_config.{cls.DATASET}.max_features={cls.REGIONS}",
-                f"{params}.type=llm_prompt",
-                f"{params}.params.tokenizer={tokenizer}",
-                f"{params}.params.max_seq_length=24",
-                f"model_config.imgtune.tokenizer={tokenizer}",
-                "model_config.imgtune.task=generation",
-                "model_config.imgtune.fusion=prefix",
-                "model_config.imgtune.lm_training=full",
-                "model_config.imgtune.dropout=0.0",
-                f"model_config.imgtune.region_encoder.feature_dim={cls.FEATURE_DIM}",
-                f"{lm}.vocab_size=128",
-                f"{lm}.hidden_size={args.hidden}",
-                f"{lm}.intermediate_size={2 * args.hidden}",
-                f"{lm}.num_hidden_layers={args.layers}",
-                f"{lm}.num_attention_heads=4",
-                f"{lm}.num_key_value_heads=4",
-            ]
-        )
+        return [
+            "model=imgtune",
+            f"dataset={cls.DATASET}",
+            "run_type=train",
+            f"env.data_dir={data_dir}",
+            f"env.save_dir={save_dir}",
+            f"training.max_updates={updates}",
+            f"training.batch_size={args.batch_size}",
+            f"training.checkpoint_interval={updates}",
+            f"training.evaluation_interval={updates * 10}",
+            "training.log_interval=50",
+            "training.progress_bar=false",
+            "training.num_workers=0",
+            f"training.accelerator={opts['accelerator']}",
+            f"training.precision={opts['precision']}",
+            f"dataset_config.{cls.DATASET}.max_features={opts['regions']}",
+            f"{params}.type=llm_prompt",
+            f"{params}.params.tokenizer={tokenizer}",
+            f"{params}.params.max_seq_length={opts['seq_len']}",
+            f"model_config.imgtune.tokenizer={tokenizer}",
+            "model_config.imgtune.task=generation",
+            "model_config.imgtune.fusion=prefix",
+            "model_config.imgtune.lm_training=full",
+            "model_config.imgtune.dropout=0.0",
+            f"model_config.imgtune.region_encoder.feature_dim={opts['feature_dim']}",
+            *cls.lm_overrides(args),
+        ]
 
     @classmethod
     def time_bare_hf_loop(cls, updates: int, args) -> float:
         """The HF LLM called directly with inputs_embeds (visual prefix + text) and labels."""
+        import contextlib
+
         import lightning.pytorch as pl
 
+        opts = cls.options(args)
+        device = torch.device("cuda" if opts["accelerator"] == "gpu" else "cpu")
+        autocast = (
+            torch.autocast(device.type, dtype=torch.bfloat16)
+            if opts["precision"] == "bf16-mixed"
+            else contextlib.nullcontext()
+        )
         with tempfile.TemporaryDirectory() as save_dir:
             config = cls.config_for(updates, save_dir, args)
             pl.seed_everything(int(config.training.seed), verbose=False)
-            model = build_model(config)  # for its region encoder and LLM weights only
+            model = build_model(config).to(device)  # for its region encoder and LLM weights
             hf_model, encoder = model.lm, model.region_encoder
             data = MMFDataModule(config)
             data.prepare_data()
             data.setup("fit")
             optimizer = build_optimizer(model, config)
+            _sync(device)
             start = time.perf_counter()
             model.train()
             done = 0
             while done < updates:
                 for batch in data.train_dataloader():
-                    info = batch["image_info_0"]
-                    visual = encoder(batch["image_feature_0"], info["num_boxes"],
-                                     info["boxes_5d"], None)  # fmt: skip
-                    text = hf_model.get_input_embeddings()(batch["input_ids"])
-                    embeds = torch.cat([visual["tokens"], text], dim=1)  # (B, P + T, H)
-                    mask = torch.cat([visual["mask"].long(), batch["input_mask"].long()], 1)
-                    ignore = torch.full(visual["mask"].shape, -100, dtype=torch.long)
-                    labels = torch.cat([ignore, batch["labels"]], dim=1)
-                    loss = hf_model(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+                    batch = batch.to(device)
+                    with autocast:
+                        loss = cls.bare_loss(hf_model, encoder, batch)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
                     done += 1
                     if done == updates:
                         break
+            _sync(device)
             return time.perf_counter() - start
+
+    @staticmethod
+    def bare_loss(hf_model, encoder, batch) -> torch.Tensor:
+        info = batch["image_info_0"]
+        visual = encoder(batch["image_feature_0"], info["num_boxes"], info["boxes_5d"], None)
+        text = hf_model.get_input_embeddings()(batch["input_ids"])
+        embeds = torch.cat([visual["tokens"].to(text.dtype), text], dim=1)  # (B, P + T, H)
+        mask = torch.cat([visual["mask"].long(), batch["input_mask"].long()], dim=1)
+        ignore = torch.full(visual["mask"].shape, -100, dtype=torch.long, device=mask.device)
+        labels = torch.cat([ignore, batch["labels"]], dim=1)
+        return hf_model(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -214,15 +249,20 @@ def main() -> None:
         loop_seconds, fit_seconds = time_runtime(args.updates, args)
         runtime.append(loop_seconds)
         fit.append(fit_seconds)
-        print(f"repeat {repeat}: plain {plain[-1]:.2f}s  mmf_run loop {runtime[-1]:.2f}s "
-              f"(fit incl. set-up {fit[-1]:.2f}s)", flush=True)
+        print(
+            f"repeat {repeat}: plain {plain[-1]:.2f}s  mmf_run loop {runtime[-1]:.2f}s "
+            f"(fit incl. set-up {fit[-1]:.2f}s)",
+            flush=True,
+        )
     median_plain = statistics.median(plain)
     bare = "bare HF loop" if args.model == "imgtune" else "plain loop"
     print(f"model: {args.model}")
     print(f"median {bare}: {median_plain:.2f}s for {args.updates} updates")
     print(f"median mmf_run loop:  {statistics.median(runtime):.2f}s")
-    print(f"median mmf_run fit:   {statistics.median(fit):.2f}s (one-off start-up: data set-up, "
-          "loggers, final checkpoint)")
+    print(
+        f"median mmf_run fit:   {statistics.median(fit):.2f}s (one-off start-up: data set-up, "
+        "loggers, final checkpoint)"
+    )
     print(f"fit ratio (start-up included): {statistics.median(fit) / median_plain:.3f}")
     print(f"ratio: {statistics.median(runtime) / median_plain:.3f}")
     print(f"speed: {median_plain / statistics.median(runtime):.3f} (bare / mmf_run)")

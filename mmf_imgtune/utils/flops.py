@@ -119,7 +119,7 @@ def imgtune_step_flops(model: nn.Module, batch: Any) -> StepFlops:
     width = lm_attention_width(lm_config)
     cfg = model.config
     was_training = model.training
-    model.eval()  # no dropout; the same matmuls
+    model.train()  # a training step's forward (in eval, generation would also decode)
     try:
         trainable, frozen = count_matmul_flops(model, lambda: model(batch))
         visual = model.encode_regions(batch) if hasattr(model, "encode_regions") else None

@@ -65,3 +65,45 @@ def assert_same_weights(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def write_caption_features(
+    data_dir: str | os.PathLike,
+    words: Sequence[str],
+    samples: int = 256,
+    regions: int = 16,
+    feature_dim: int = 128,
+    seed: int = 0,
+) -> Path:
+    """An ``image_text_jsonl`` captioning folder with precomputed random region features.
+
+    ``samples`` lines of {image, text (8 words), caption (8 words)}, the same for every split,
+    and their features in MMF's npy layout (``<key>.npy`` (regions, feature_dim) float32 +
+    ``<key>_info.npy``), so no image is read and nothing is extracted. Used by the speed
+    benchmarks and the GPU check.
+
+    Returns:
+        the folder (``data_dir/datasets/image_text_jsonl``).
+    """
+    import json
+
+    import numpy as np
+
+    root = Path(data_dir) / "datasets" / "image_text_jsonl"
+    (root / "features").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for index in range(samples):
+        chosen = rng.choice(list(words), 16)
+        lines.append(
+            {"image": f"{index}.png", "text": " ".join(chosen[:8]), "caption": " ".join(chosen[8:])}
+        )
+        x1 = rng.uniform(0, 50, regions)
+        bbox = np.stack([x1, x1, x1 + 40, x1 + 40], 1).astype(np.float32)
+        info = {"bbox": bbox, "num_boxes": regions, "image_width": 100, "image_height": 100}
+        features = rng.normal(0, 1, (regions, feature_dim)).astype(np.float32)
+        np.save(root / "features" / f"{index}.npy", features)
+        np.save(root / "features" / f"{index}_info.npy", np.array(info, dtype=object))
+    for split in ("train", "val", "test"):
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return root

@@ -267,14 +267,19 @@ class ImgTune(BaseModel):
         record = [] if self.config.return_attention else None
         ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
         body = task != "generation"
-        out, prefix = self._run_lm(self._embed(ids), mask, visual, record, body_only=body)
+        # Generation: LM-head logits for the T text positions only, none for the visual prefix
+        # (the (P, V) matmul over the vocabulary would be thrown away).
+        keep = 0 if body else ids.size(1)
+        out, prefix = self._run_lm(
+            self._embed(ids), mask, visual, record, body_only=body, logits_to_keep=keep
+        )
         output: dict[str, Any] = {"losses": {}}
         if "region_attention" in visual:
             output["region_attention"] = visual["region_attention"].detach()
         if record is not None:
             output["xattn_attention"] = record
         if task == "generation":
-            output["scores"] = out.logits[:, prefix:]  # (B, T, V) text positions only
+            output["scores"] = out.logits[:, -ids.size(1) :]  # (B, T, V) text positions only
             if "labels" in sample_list:
                 # Mean over the answer tokens of the whole global batch (all ranks), so that
                 # data-parallel training takes the single-process step.

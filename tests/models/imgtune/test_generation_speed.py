@@ -109,3 +109,29 @@ def test_heads_without_lm_logits_never_run_the_lm_head(task):
     finally:
         handle.remove()
     assert calls == [] and torch.isfinite(sum(output["losses"].values()))
+
+
+@pytest.mark.parametrize("fusion", ["prefix", "both"])
+def test_training_computes_lm_logits_for_text_positions_only(fusion):
+    model = _open_gates(build(fusion=fusion))
+    batch = make_batch(size=2)
+    rows = []
+    head = model._hf_model().get_output_embeddings()
+    handle = head.register_forward_hook(lambda m, i, out: rows.append(out.shape[:2]))
+    try:
+        output = model(batch)
+    finally:
+        handle.remove()
+    size, text = batch["input_ids"].shape
+    assert rows == [(size, text)]  # no LM-head rows for the visual prefix
+    # The same loss as full logits sliced to the text positions.
+    visual = model.encode_regions(batch)
+    out, prefix = model._run_lm(model._embed(batch["input_ids"]), batch["input_mask"], visual)
+    assert out.logits.size(1) == prefix + text
+    full = out.logits[:, prefix:]
+    torch.testing.assert_close(output["scores"], full)
+    loss = next(iter(output["losses"].values()))
+    expected = torch.nn.functional.cross_entropy(
+        full[:, :-1].reshape(-1, full.size(-1)), batch["labels"][:, 1:].reshape(-1)
+    )
+    torch.testing.assert_close(loss, expected)
