@@ -62,7 +62,7 @@ def build(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
         "cross_attention": {"every": 4, "num_heads": 14},
         "dropout": 0.0,
     }
-    return ImgTune(config).init_from_config().to(device)
+    return ImgTune(ImgTune.default_config(config)).init_from_config().to(device)
 
 
 def random_batch(args: argparse.Namespace, device: torch.device):
