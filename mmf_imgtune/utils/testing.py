@@ -65,3 +65,14 @@ def assert_same_weights(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def last_logged(save_dir: str | os.PathLike, key: str) -> float:
+    """The last value of ``key`` in a run's ``logs/csv/metrics.csv`` (what it logged)."""
+    import csv
+
+    with open(Path(save_dir) / "logs" / "csv" / "metrics.csv", newline="") as handle:
+        values = [row[key] for row in csv.DictReader(handle) if row.get(key)]
+    if not values:
+        raise AssertionError(f"{key} was never logged in {save_dir}/logs/csv/metrics.csv")
+    return float(values[-1])
