@@ -29,6 +29,7 @@ from mmf_imgtune.io.features.provenance import (
 )
 from mmf_imgtune.regions.grid import DEFAULT_GRID, grid_region_count
 from mmf_imgtune.regions.options import SELECTION
+from mmf_imgtune.version import __version__
 
 
 class ExtractionMismatchError(MMFImgtuneError, ValueError):
@@ -133,8 +134,6 @@ def notice(backend: Any, sources: dict[str, dict], counts: dict[str, int], grid:
 
 def new_record(backend: Any, sources: dict[str, dict]) -> dict:
     """The record of a fresh store: the backend's recipe plus the box sources this run uses."""
-    from mmf_imgtune import __version__
-
     return {
         "format": RECORD_FORMAT,
         **backend.recipe(),
