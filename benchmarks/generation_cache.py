@@ -48,7 +48,7 @@ def build(args) -> ImgTune:
         "dropout": 0.0,
     }  # fmt: skip
     torch.manual_seed(0)
-    model = ImgTune(config).init_from_config().eval().to(args.device)
+    model = ImgTune(ImgTune.default_config(config)).init_from_config().eval().to(args.device)
     for name, param in model.named_parameters():
         if name.endswith("_gate"):
             param.data.fill_(0.5)  # let the image in at every step

@@ -13,8 +13,8 @@ from mmf_imgtune.data.base_dataset import BaseDataset
 from mmf_imgtune.data.processors.base import BaseProcessor
 from mmf_imgtune.models.base_model import BaseModel
 from mmf_imgtune.registry import registry
+from mmf_imgtune.version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "BaseDataset",
     "BaseDatasetBuilder",
@@ -22,5 +22,6 @@ __all__ = [
     "BaseProcessor",
     "Sample",
     "SampleList",
+    "__version__",
     "registry",
 ]

@@ -11,6 +11,7 @@ boxes. Stores written before records fall back to the data set's ``feature_extra
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -27,18 +28,16 @@ from mmf_imgtune.io.features.provenance import (
     read_record,
     recipe_differences,
 )
+from mmf_imgtune.regions import RegionOptions, build_backend, extract_features
 
-# extract_features' detection defaults, for stores whose record has no detector settings.
-_DETECTION = {
-    "num_boxes": None,
-    "min_boxes": 10,
-    "max_boxes": 100,
-    "conf_threshold": 0.2,
-    "nms": 0.3,
-}
-# Options of stores written before records, when the data set's config does not say.
-_LEGACY = {"backend": "torchvision", "weights": None, "backbone": "mobilenet_v2", "layer": None,
-           "min_size": None, "max_size": None, "config_file": None}  # fmt: skip
+# extract_features' backend options a store written before records may have set; those its
+# data set's config does not say take extract_features' own defaults (declared there only).
+_BACKEND_OPTIONS = ("backend", "weights", "config_file", "backbone", "min_size", "max_size")
+
+
+def _extractor_defaults() -> dict[str, Any]:
+    parameters = inspect.signature(extract_features).parameters
+    return {name: parameters[name].default for name in _BACKEND_OPTIONS}
 
 
 def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -> tuple:
@@ -70,7 +69,9 @@ def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -
 def _legacy_options(path: str, dataset: str, dataset_config: DictConfig) -> dict:
     section = next((s for s in ("feature_extraction", "extract") if s in dataset_config), None)
     given = OmegaConf.to_container(dataset_config[section], resolve=True) if section else {}
-    options = {key: given.get(key, value) for key, value in _LEGACY.items()}
+    options = {key: given.get(key, value) for key, value in _extractor_defaults().items()}
+    # The selection was not recorded either: RegionOptions' defaults, the section's layer.
+    options["regions"] = RegionOptions(layer=given.get("layer"))
     where = f"dataset_config.{dataset}.{section}" if section else "the extractor's defaults"
     print(
         f"mmf_imgtune_generate: note: {path} has no extraction record (written before stores "
@@ -81,13 +82,12 @@ def _legacy_options(path: str, dataset: str, dataset_config: DictConfig) -> dict
 
 
 def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictConfig, device):
-    from mmf_imgtune.regions import build_backend
-
     if record is None:
         options = _legacy_options(path, dataset, dataset_config)
-        return build_backend(str(options.pop("backend")), device=device, **_DETECTION, **options)
+        return build_backend(str(options.pop("backend")), device=device, **options)
+    # The recorded detector selection; RegionOptions' defaults where the record has none.
     detector = (record.get("box_sources") or {}).get("detector") or {}
-    selection = {key: detector.get(key, value) for key, value in _DETECTION.items()}
+    regions = RegionOptions.from_mapping({**detector, "layer": record.get("layer")})
     size = record.get("input_size") or {}
     config_file = record.get("config_file") or {}
     backend = build_backend(
@@ -95,11 +95,10 @@ def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictC
         weights=(record.get("weights") or {}).get("argument"),
         config_file=config_file.get("path"),
         backbone=record.get("backbone"),
-        layer=record.get("layer"),
         min_size=size.get("min_size"),
         max_size=size.get("max_size"),
         device=device,
-        **selection,
+        regions=regions,
     )
     differences = recipe_differences(record, {**backend.recipe(), "box_sources": {}})
     if differences:

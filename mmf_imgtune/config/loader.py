@@ -9,6 +9,7 @@ repository root, then the working directory.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -65,8 +66,54 @@ def load_yaml(path: str | Path, _stack: tuple[Path, ...] = ()) -> DictConfig:
     merged = OmegaConf.create()
     for include in includes:
         included = load_yaml(resolve_path(include, path.parent), (*_stack, path))
-        merged = OmegaConf.merge(merged, included)
-    return OmegaConf.merge(merged, own)
+        merged = merge(merged, included)
+    return merge(merged, own)
+
+
+def merge(base: DictConfig, *layers: Any) -> DictConfig:
+    """``OmegaConf.merge`` of config layers (lowest first), except for inline HF configs.
+
+    An inline Hugging Face config (a node named ``config`` that sets ``model_type``) is one
+    architecture, written whole: a layer that gives one replaces the node below it instead of
+    being merged key by key (a GPT-2 ``lm.config`` over the Llama defaults must not keep their
+    ``hidden_size`` and ``max_position_embeddings``). A ``config`` without ``model_type``
+    still changes single keys of the one below.
+    """
+    for layer in layers:
+        layer = layer if isinstance(layer, DictConfig) else OmegaConf.create(layer)
+        replaced = _replaced_configs(base, layer)
+        if replaced:
+            base = copy.deepcopy(base)  # the caller's config stays as it was
+            for parent, key in _walk_to(base, replaced):
+                del parent[key]
+        base = OmegaConf.merge(base, layer)
+    return base
+
+
+def _replaced_configs(base: Any, layer: DictConfig, prefix: tuple = ()) -> list[tuple]:
+    """Key paths of the inline HF configs of ``layer`` that replace a node of ``base``."""
+    found = []
+    for key in layer.keys():
+        child = layer._get_node(key)
+        if not isinstance(child, DictConfig) or not isinstance(base, DictConfig):
+            continue
+        if key not in base or not isinstance(base._get_node(key), DictConfig):
+            continue
+        if key == "config" and "model_type" in child:
+            found.append((*prefix, key))
+        else:
+            found += _replaced_configs(base._get_node(key), child, (*prefix, key))
+    return found
+
+
+def _walk_to(config: DictConfig, paths: list[tuple]) -> list[tuple[DictConfig, str]]:
+    targets = []
+    for path in paths:
+        node = config
+        for part in path[:-1]:
+            node = node._get_node(part)
+        targets.append((node, path[-1]))
+    return targets
 
 
 def split_cli(args: Iterable[str]) -> tuple[dict[str, str], list[str]]:
@@ -128,13 +175,13 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
     else:
         dataset_names = list((file_config or {}).get("datasets") or [])
     if model:
-        config = OmegaConf.merge(config, _component_defaults(registry.get_model_class(model).config_path()))
+        config = merge(config, _component_defaults(registry.get_model_class(model).config_path()))
     for name in dataset_names:
         builder = registry.get_builder_class(name)
-        config = OmegaConf.merge(config, _component_defaults(builder.config_path()))
+        config = merge(config, _component_defaults(builder.config_path()))
     if file_config is not None:
         check_file_types(config, file_config, str(file_path))
-        config = OmegaConf.merge(config, file_config)
+        config = merge(config, file_config)
     config.model = model
     config.datasets = dataset_names
     if cli_options.get("run_type"):
@@ -143,7 +190,7 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
         key, value = override.split("=", 1)
         check_override(config, key, value)
         parsed = OmegaConf.from_dotlist([override])
-        config = OmegaConf.merge(config, parsed)
+        config = merge(config, parsed)
     _check_ready(config)
     _resolve(config, cli_options.get("config"))
     return config

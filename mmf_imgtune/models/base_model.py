@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from mmf_imgtune.config.loader import load_yaml, merge, resolve_path
 from mmf_imgtune.modules.losses import Losses
 
 
@@ -31,6 +32,21 @@ class BaseModel(nn.Module):
     def config_path(cls) -> str | None:
         """Path of the defaults yaml, relative to the repository root (or absolute)."""
         return None
+
+    @classmethod
+    def default_config(cls, overrides: DictConfig | dict | None = None) -> DictConfig:
+        """The ``model_config.<name>`` of ``config_path()`` with ``overrides`` merged over it
+        as ``mmf_run`` merges layers: a whole config for scripts and tests that build a model
+        without a run config. The constructor itself takes its config as given."""
+        if cls.config_path() is None:
+            raise ValueError(f"{cls.__name__} has no config_path(): pass a whole config")
+        models = load_yaml(resolve_path(cls.config_path())).model_config
+        if len(models) != 1:
+            raise ValueError(
+                f"{cls.config_path()}: model_config should hold one model, found {list(models)}"
+            )
+        (defaults,) = models.values()
+        return merge(defaults, overrides or {})
 
     def build(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement build()")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
+from mmf_imgtune.regions.options import RegionOptions
 from mmf_imgtune.regions.selection import select_regions
 from mmf_imgtune.registry import registry
 
@@ -63,13 +64,8 @@ class Detectron2Backend(RegionBackend):
         *,
         weights: str | None,
         config_file: str | None,
-        layer: str | None,
-        num_boxes: int | None,
-        min_boxes: int,
-        max_boxes: int,
-        conf_threshold: float,
-        nms: float,
         device: str,
+        regions: RegionOptions,
     ):
         t, checkpointer, get_cfg, build_model, self._boxes, self._instances = _import_detectron2()
         if not config_file or not weights:
@@ -77,8 +73,10 @@ class Detectron2Backend(RegionBackend):
                 "the detectron2 backend needs --config-file (a detectron2 yaml) and --weights "
                 "(the model's .pkl/.pth), e.g. COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml"
             )
-        if layer not in (None, "box_head"):
-            raise ValueError(f"detectron2 backend: layer must be 'box_head', got {layer!r}")
+        if regions.layer not in (None, "box_head"):
+            raise ValueError(
+                f"detectron2 backend: layer must be 'box_head', got {regions.layer!r}"
+            )
         cfg = get_cfg()
         cfg.merge_from_file(config_file)
         cfg.MODEL.WEIGHTS = weights
@@ -93,13 +91,7 @@ class Detectron2Backend(RegionBackend):
         self.resize = t.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
         self.c4 = not hasattr(self.model.roi_heads, "box_head")
         self.feature_dim = self._probe_dim()
-        self.selection = {
-            "nms": nms,
-            "conf_threshold": conf_threshold,
-            "min_boxes": min_boxes,
-            "max_boxes": max_boxes,
-            "num_boxes": num_boxes,
-        }
+        self.selection = regions.selection()
 
     def recipe(self) -> dict:
         from mmf_imgtune.regions.recipe import file_sha256, weights_identity

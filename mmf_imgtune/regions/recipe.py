@@ -28,6 +28,8 @@ from mmf_imgtune.io.features.provenance import (
     recipe_differences,
 )
 from mmf_imgtune.regions.grid import DEFAULT_GRID, grid_region_count
+from mmf_imgtune.regions.options import SELECTION
+from mmf_imgtune.version import __version__
 
 
 class ExtractionMismatchError(MMFImgtuneError, ValueError):
@@ -77,8 +79,7 @@ def weights_identity(weights: str | None, imagenet_file: str | None = None) -> d
 
 def selection_spec(selection: dict) -> dict:
     """The detector's box selection settings as recorded (``selection.select_regions``)."""
-    keys = ("nms", "conf_threshold", "min_boxes", "max_boxes", "num_boxes")
-    return {key: selection[key] for key in keys}
+    return {key: selection[key] for key in SELECTION}
 
 
 def fallback_source(backend: Any, grid: int | None) -> tuple[str, dict]:
@@ -133,8 +134,6 @@ def notice(backend: Any, sources: dict[str, dict], counts: dict[str, int], grid:
 
 def new_record(backend: Any, sources: dict[str, dict]) -> dict:
     """The record of a fresh store: the backend's recipe plus the box sources this run uses."""
-    from mmf_imgtune import __version__
-
     return {
         "format": RECORD_FORMAT,
         **backend.recipe(),

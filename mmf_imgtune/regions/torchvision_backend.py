@@ -24,6 +24,7 @@ from torchvision.ops import roi_align
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.detector import BOX_HEAD_DIM, load_detector
+from mmf_imgtune.regions.options import RegionOptions
 from mmf_imgtune.regions.selection import select_regions
 from mmf_imgtune.registry import registry
 
@@ -48,15 +49,10 @@ class TorchvisionBackend(RegionBackend):
         *,
         weights: str | None,
         backbone: str,
-        layer: str | None,
-        num_boxes: int | None,
-        min_boxes: int,
-        max_boxes: int,
-        conf_threshold: float,
-        nms: float,
         min_size: int | None,
         max_size: int | None,
         device: str,
+        regions: RegionOptions,
     ):
         self.model, self.class_names, self.trained = load_detector(
             weights, backbone, min_size, max_size
@@ -66,7 +62,7 @@ class TorchvisionBackend(RegionBackend):
         # Detection needs trained heads, or an untrained detector asked for by name.
         self.detects = self.trained or weights == "random"
         untrained_layer = "mid" if backbone == "mobilenet_v2" else "pooled"
-        self.layer = layer or ("box_head" if self.trained else untrained_layer)
+        self.layer = regions.layer or ("box_head" if self.trained else untrained_layer)
         if self.layer not in LAYERS:
             raise ValueError(f"unknown feature layer {self.layer!r}; choose one of {LAYERS}")
         if self.layer == "mid" and backbone != "mobilenet_v2":
@@ -77,17 +73,9 @@ class TorchvisionBackend(RegionBackend):
                 "one its box head is random. Use layer 'mid' or 'pooled' (ImageNet backbone "
                 "features), or --weights random for tests"
             )
-        if num_boxes is None and min_boxes > max_boxes:
-            raise ValueError(f"min_boxes ({min_boxes}) must not exceed max_boxes ({max_boxes})")
         self.device = torch.device(device)
         self.model.to(self.device)
-        self.selection = {
-            "nms": nms,
-            "conf_threshold": conf_threshold,
-            "min_boxes": min_boxes,
-            "max_boxes": max_boxes,
-            "num_boxes": num_boxes,
-        }
+        self.selection = regions.selection()
         channels = self.model.backbone.out_channels
         dims = {"box_head": BOX_HEAD_DIM, "pooled": channels}
         dims["mid"] = sum(c for _, c, _ in MID_BLOCKS)

@@ -107,3 +107,14 @@ def write_caption_features(
     for split in ("train", "val", "test"):
         (root / f"{split}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return root
+
+
+def last_logged(save_dir: str | os.PathLike, key: str) -> float:
+    """The last value of ``key`` in a run's ``logs/csv/metrics.csv`` (what it logged)."""
+    import csv
+
+    with open(Path(save_dir) / "logs" / "csv" / "metrics.csv", newline="") as handle:
+        values = [row[key] for row in csv.DictReader(handle) if row.get(key)]
+    if not values:
+        raise AssertionError(f"{key} was never logged in {save_dir}/logs/csv/metrics.csv")
+    return float(values[-1])

@@ -137,10 +137,14 @@ def test_aggregates_mean_std_and_reports_failures(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
-def test_mean_std_single_value_has_zero_spread():
+def test_mean_std_single_value_has_zero_spread(tmp_path):
     assert mean_std([0.25]) == (0.25, 0.0)
-    assert markdown_table  # imported for the table test above
-    assert build_results
+    suite = load_suite(_write(tmp_path, SUITE))
+    results = build_results(suite, {"unimodal_text": {1: _record(0.25, 2.0)}})
+    summary = results["models"]["unimodal_text"]["summary"]
+    assert summary["metrics"]["test/toy/accuracy"] == {"mean": 0.25, "std": 0.0}
+    rows = [line for line in markdown_table(suite, results).splitlines() if "unimodal_text" in line]
+    assert rows == ["| unimodal_text | 0.2500 ± 0.0000 | 100 | 60 | 2.0 | 50.0 | 900 | 1/1 |"]
 
 
 def test_dry_run_checks_every_config_and_trains_nothing(tmp_path, capsys):

@@ -116,6 +116,7 @@ class _Exploit:
 
 
 def test_crafted_checkpoint_is_refused(tmp_path):
+    unpickler, torch_load = pickle.Unpickler, torch.load
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": _Exploit()}, path)
     with pytest.raises(RuntimeError, match="refused to load"):
@@ -124,4 +125,7 @@ def test_crafted_checkpoint_is_refused(tmp_path):
     # The same through the run: resume_file with a planted pickle fails before running it.
     with pytest.raises(RuntimeError, match="refused to load"):
         run_training(_config(tmp_path, f"checkpoint.resume_file={path}"))
-    assert pickle.dumps(1)  # pickle itself untouched
+    # The refusal patches nothing global: pickle and torch.load are the same objects, and
+    # ordinary pickles still load.
+    assert pickle.Unpickler is unpickler and torch.load is torch_load
+    assert pickle.loads(pickle.dumps({"a": [1, 2.5]})) == {"a": [1, 2.5]}

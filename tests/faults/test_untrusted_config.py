@@ -67,7 +67,8 @@ def test_file_value_of_the_wrong_type_names_file_and_key(tmp_path):
 
 def test_values_lightning_takes_beyond_the_default_type():
     assert build_config([*TOY, "training.devices=auto"]).training.devices == "auto"
-    assert build_config([*TOY, "training.max_updates=null", "training.max_epochs=1"])
+    training = build_config([*TOY, "training.max_updates=null", "training.max_epochs=1"]).training
+    assert training.max_updates is None and training.max_epochs == 1
 
 
 def test_user_dir_imports_only_the_named_package(tmp_path):

@@ -70,7 +70,7 @@ def region_weights(
     visual = model.encode_regions(sample)
     ids, mask, queries = _answer_inputs(model, sample, answer, answer_prefix)
     vmask = visual["mask"]  # (1, K)
-    prefix = model.config.fusion in ("prefix", "both")
+    prefix = model.uses_prefix
     record: list = []
     # offset: where the text starts after the prefix visual tokens (0 without prefix fusion).
     out, offset = model._run_lm(

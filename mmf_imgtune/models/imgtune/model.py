@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,23 +27,32 @@ from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
 FUSION_MODES = ("prefix", "cross_attention", "both")
 
 
 @registry.register_model("imgtune")
 class ImgTune(BaseModel):
     """Args:
-    config: ``model_config.imgtune`` (missing keys are taken from ``defaults.yaml``).
+    config: ``model_config.imgtune`` as the run config holds it, defaults merged in (for a
+        partial config: ``ImgTune.default_config(partial)``).
     """
 
     def __init__(self, config: Any):
-        defaults = OmegaConf.load(_REPO_ROOT / self.config_path()).model_config.imgtune
         if OmegaConf.is_config(config):
-            # Resolve against the run config first: interpolations such as
-            # ${dataset_config.shapes.num_answers} cannot resolve inside the merged copy.
+            # Resolve against the run config: interpolations such as
+            # ${dataset_config.shapes.num_answers} cannot resolve inside a detached copy.
             config = OmegaConf.to_container(config, resolve=True)
-        super().__init__(OmegaConf.merge(defaults, config))
+        super().__init__(config)
+
+    @property
+    def uses_prefix(self) -> bool:
+        """Visual tokens are prepended to the text (``fusion``: prefix or both)."""
+        return self.config.fusion in ("prefix", "both")
+
+    @property
+    def uses_cross_attention(self) -> bool:
+        """Gated cross-attention blocks read the visual tokens (cross_attention or both)."""
+        return self.config.fusion in ("cross_attention", "both")
 
     @classmethod
     def config_path(cls) -> str:
@@ -75,7 +83,7 @@ class ImgTune(BaseModel):
             cfg.region_encoder, hidden, "model_config.imgtune.region_encoder"
         )
         self.xattn_layers: list = []
-        if cfg.fusion in ("cross_attention", "both") and cfg.task == "retrieval":
+        if self.uses_cross_attention and cfg.task == "retrieval":
             # Blocks that never run get no gradient: dead weight, and DDP would stop on them.
             warnings.warn(
                 f"model_config.imgtune.fusion={cfg.fusion} does not apply to task=retrieval (a "
@@ -83,7 +91,7 @@ class ImgTune(BaseModel):
                 "blocks are built",
                 stacklevel=2,
             )
-        elif cfg.fusion in ("cross_attention", "both"):
+        elif self.uses_cross_attention:
             xa = cfg.cross_attention
             self.xattn_layers = lm_lib.insert_cross_attention(
                 self._hf_model(),
@@ -189,7 +197,7 @@ class ImgTune(BaseModel):
         Returns:
             the HF output and the prefix length P (text positions start at P).
         """
-        prefix = self.config.fusion in ("prefix", "both") and visual is not None
+        prefix = self.uses_prefix and visual is not None
         tokens, vmask = (visual["tokens"], visual["mask"]) if visual is not None else (None, None)
         cached = past_key_values is not None and past_key_values.get_seq_length() > 0
         if prefix:
@@ -363,7 +371,7 @@ class ImgTune(BaseModel):
             return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 
         mask = sample_list["prompt_mask"]
-        if self.config.fusion in ("prefix", "both"):
+        if self.uses_prefix:
             full_mask, prefix = (
                 torch.cat([visual["mask"].to(mask.dtype), mask], 1),
                 visual["mask"].size(1),

@@ -23,8 +23,8 @@ def digest(folder: Path) -> dict[str, str]:
 
 
 def test_same_seed_gives_identical_files(tmp_path):
-    assert generate_split(str(tmp_path / "a"), settings(), progress=False)
-    assert generate_split(str(tmp_path / "b"), settings(), progress=False)
+    assert generate_split(str(tmp_path / "a"), settings(), progress=False) is True
+    assert generate_split(str(tmp_path / "b"), settings(), progress=False) is True
     first, second = digest(tmp_path / "a"), digest(tmp_path / "b")
     assert len([name for name in first if name.endswith(".png")]) == 12
     assert first == second
@@ -48,7 +48,7 @@ def test_splits_use_independent_streams():
 
 def test_build_is_idempotent_and_regenerates_on_change(tmp_path):
     root = str(tmp_path)
-    assert generate_split(root, settings(size=8), progress=False)
+    assert generate_split(root, settings(size=8), progress=False) is True  # it did the work
     png = tmp_path / "images" / "train" / "train_000000.png"
     stamp = png.stat().st_mtime_ns
     assert not generate_split(root, settings(size=8), progress=False)  # up to date: no work

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mmf_imgtune.cli.run import run
+from mmf_imgtune.utils.testing import last_logged
 
 # A few updates on a few samples: this checks wiring, not learning (see docs/baselines.md).
 SHORT_RUN = [
@@ -38,7 +39,9 @@ def test_baseline_trains_through_mmf_run(name, tmp_path):
     assert result["num_updates"] == 4
     assert result["trainable_parameters"] == result["parameters"] > 0
     for key in ("val/toy/accuracy", "test/toy/roc_auc", "test/toy/binary_f1"):
-        assert 0.0 <= result["metrics"][key] <= 1.0, key
+        assert result["metrics"][key] == pytest.approx(last_logged(save, key), rel=1e-6), key
+    correct = result["metrics"]["val/toy/accuracy"] * 32  # one count over the 32 val samples
+    assert correct == pytest.approx(round(correct), abs=1e-4)
     written = json.loads((save / "metrics.json").read_text())
     assert written["metrics"] == result["metrics"]
     assert (save / "current.ckpt").is_file()

@@ -67,7 +67,7 @@ def build(lm: str = "llama", **overrides):
     from mmf_imgtune.models.imgtune import ImgTune
 
     torch.manual_seed(0)
-    return ImgTune(model_config(lm, **overrides)).init_from_config()
+    return ImgTune(ImgTune.default_config(model_config(lm, **overrides))).init_from_config()
 
 
 def make_batch(

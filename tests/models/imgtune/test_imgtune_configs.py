@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from mmf_imgtune.config.loader import build_config
+from mmf_imgtune.config.loader import build_config, merge
 from mmf_imgtune.models.imgtune import ImgTune
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,7 +42,7 @@ def test_model_variants_build(variant):
     """A variant yaml merged over an experiment config builds (as `includes:` would do)."""
     base = build_config(["config=projects/imgtune/configs/shapes/vqa_generation.yaml"])
     override = OmegaConf.load(ROOT / f"configs/models/imgtune/{variant}.yaml")
-    model = ImgTune(OmegaConf.merge(base, override).model_config.imgtune).init_from_config()
+    model = ImgTune(merge(base, override).model_config.imgtune).init_from_config()
     assert model.config.fusion == override.model_config.imgtune.fusion
     assert model.config.lm_training == override.model_config.imgtune.lm_training
 
