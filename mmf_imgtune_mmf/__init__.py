@@ -8,28 +8,45 @@ metric of ours as ``imgtune_<name>`` (``metrics.py``) and the test reporter ``im
 It also installs the import shims MMF needs on current torch (``mmf_imgtune_shims``) and shares
 one LMDB environment per file inside MMF's feature reader (``lmdb_compat.py``).
 
-Without MMF the import raises, naming the install script; the MMF-free translation layer
-(``translate``, ``metric_adapter``, ``config_paths``, ``names``) imports either way.
+Without MMF nothing is registered (``MMF_IMPORT_ERROR`` says why; ``require_mmf()`` raises it
+with the install hint); the MMF-free translation layer (``translate``, ``metric_adapter``,
+``config_paths``, ``names``, ``lmdb_compat``) imports either way.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import mmf_imgtune_shims
 
-mmf_imgtune_shims.install()
 
-try:
-    import mmf  # noqa: F401
-except ImportError as error:  # pragma: no cover - exercised where MMF is absent
-    raise ImportError(
-        "mmf_imgtune_mmf is a plugin of facebookresearch/mmf, which is not importable here "
-        f"({error}). Install it with scripts/install_mmf.sh (see docs/mmf.md)."
-    ) from error
+def _find_mmf() -> str | None:
+    try:
+        found = importlib.util.find_spec("mmf.common.registry") is not None
+    except ImportError as error:  # e.g. an unrelated namespace folder called mmf
+        return str(error)
+    return None if found else "facebookresearch/mmf is not installed"
 
-import mmf_imgtune  # noqa: E402,F401  (registers our classes in our registry)
-from mmf_imgtune_mmf import data, metrics, model  # noqa: E402,F401
-from mmf_imgtune_mmf.lmdb_compat import patch_mmf_feature_reader  # noqa: E402
 
-patch_mmf_feature_reader()
-data.register()
-metrics.register()
+MMF_IMPORT_ERROR = _find_mmf()
+
+
+def require_mmf() -> None:
+    """Raise, naming the install script, when MMF is not importable."""
+    if MMF_IMPORT_ERROR is not None:
+        raise ImportError(
+            f"mmf_imgtune_mmf needs facebookresearch/mmf ({MMF_IMPORT_ERROR}); install it with "
+            "scripts/install_mmf.sh (docs/mmf.md)"
+        )
+
+
+if MMF_IMPORT_ERROR is None:
+    mmf_imgtune_shims.install()
+
+    import mmf_imgtune  # noqa: F401  (registers our classes in our registry)
+    from mmf_imgtune_mmf import data, metrics, model  # noqa: F401
+    from mmf_imgtune_mmf.lmdb_compat import patch_mmf_feature_reader
+
+    patch_mmf_feature_reader()
+    data.register()
+    metrics.register()
