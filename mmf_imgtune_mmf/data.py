@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from mmf_imgtune.registry import registry as imgtune_registry
 from mmf_imgtune_mmf import names
 from mmf_imgtune_mmf.config_paths import absolute_config_path, rekeyed_dataset_yaml
+from mmf_imgtune_mmf.translate import mmf_sample_fields
 
 SPLITS = ("train", "val", "test")
 
@@ -53,7 +54,7 @@ class MMFDataset(BaseDataset):
         return len(self.inner)
 
     def __getitem__(self, index: int) -> Sample:
-        return Sample(dict(self.inner[index]))
+        return Sample(mmf_sample_fields(self.inner[index]))
 
     def format_for_prediction(self, report: Any) -> list[dict]:
         return self.inner.format_for_prediction(report)

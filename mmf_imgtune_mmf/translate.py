@@ -130,3 +130,18 @@ def imgtune_batch(sample_list: Mapping) -> SampleList:
         size, width = features.shape[0], features.shape[1]
         batch[_INFO] = imgtune_image_info(info, size, width, features.device)
     return batch
+
+
+def mmf_sample_fields(sample: Mapping) -> dict:
+    """One of our dataset items with MMF's field conventions, for MMF's models and collation.
+
+    MMF's readers give ``image_info_0.max_features`` as a long tensor (models such as
+    VisualBERT build their region mask from it after batching); ours give an int.
+    """
+    item = dict(sample)
+    info = item.get(_INFO)
+    if isinstance(info, Mapping) and isinstance(info.get("max_features"), int):
+        info = dict(info)
+        info["max_features"] = torch.tensor(info["max_features"], dtype=torch.long)
+        item[_INFO] = info
+    return item

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 
 def _mmf_import_error() -> str | None:
@@ -106,7 +107,7 @@ def test_mmf_run_trains_validates_checkpoints_and_predicts_imgtune_on_shapes(tmp
 
 
 def test_mmf_own_hateful_memes_builder_and_lmdb_feed_imgtune(tmp_path):
-    from mmf_layouts import FEATURE_DIM, TOKENIZER, tokenizer_overrides, write_hateful_memes
+    from mmf_layouts import FEATURE_DIM, WORDS, write_hateful_memes
 
     root = write_hateful_memes(tmp_path / "data", features="lmdb", images=False)
     # MMF downloads a zoo resource unless its folder carries MMF's .built.json marker of the
@@ -118,16 +119,23 @@ def test_mmf_own_hateful_memes_builder_and_lmdb_feed_imgtune(tmp_path):
         f"[mark_done('{root}/' + p, version) for p in ('', 'features', 'annotations')]"
     )
     subprocess.run([sys.executable, "-c", mark], check=True, capture_output=True)
-    common = [
-        f"config={CONFIGS / 'hateful_memes' / 'defaults.yaml'}", "model=imgtune",
-        "dataset=hateful_memes", f"env.user_dir={USER_DIR}", *RUN_TINY,
-        *tokenizer_overrides("hateful_memes", 16),
-        "model_config.imgtune.lm.name_or_path=null", "model_config.imgtune.lm_training=full",
-        f"model_config.imgtune.tokenizer={TOKENIZER}",
-        f"model_config.imgtune.region_encoder.feature_dim={FEATURE_DIM}",
-        # Fewer rows than the 3-6 stored boxes: MMF's max_features count exceeds the padding.
-        "dataset_config.hateful_memes.max_features=5",
-    ]  # fmt: skip
+    # MMF's command line cannot set a dict value (the tokenizer): a user yaml on top of ours.
+    tokenizer = {"name_or_path": None, "word_level": {"words": WORDS}}
+    tiny = {
+        "includes": [str(CONFIGS / "hateful_memes" / "defaults.yaml")],
+        "model_config": {"imgtune": {
+            "lm": {"name_or_path": None}, "lm_training": "full", "tokenizer": tokenizer,
+            "region_encoder": {"feature_dim": FEATURE_DIM}}},
+        "dataset_config": {"hateful_memes": {
+            # Fewer rows than the 3-6 stored boxes: MMF's max_features count exceeds them.
+            "max_features": 5,
+            "processors": {"text_processor": {"params": {
+                "tokenizer": tokenizer, "max_seq_length": 16}}}}},
+    }  # fmt: skip
+    config = tmp_path / "hm_tiny.yaml"
+    OmegaConf.save(OmegaConf.create(tiny), config)
+    common = [f"config={config}", "model=imgtune", "dataset=hateful_memes",
+              f"env.user_dir={USER_DIR}", *RUN_TINY]  # fmt: skip
     # The val loader opens the same detectron.lmdb as train's (py-lmdb 3 refuses a 2nd open).
     log = mmf(tmp_path, "run", *common, "run_type=train_val")
     assert "val/hateful_memes/imgtune_roc_auc" in log, log[-3000:]

@@ -16,7 +16,7 @@ from mmf_imgtune.common.sample import Sample, SampleList
 from mmf_imgtune.data.features.info import pad_region_sample
 from mmf_imgtune.registry import registry
 from mmf_imgtune_mmf import config_paths, metric_adapter, names
-from mmf_imgtune_mmf.translate import box_counts, imgtune_batch
+from mmf_imgtune_mmf.translate import box_counts, imgtune_batch, mmf_sample_fields
 
 
 def _mmf_style_batch(counts, width=5, dim=4, seed=0):
@@ -67,6 +67,15 @@ def test_imgtune_reader_fields_pass_through_unchanged():
     info = imgtune_batch(batch)["image_info_0"]
     assert info["num_boxes"].tolist() == [2, 4]
     assert torch.equal(info["boxes_5d"], batch["image_info_0"]["boxes_5d"])
+
+
+def test_our_items_carry_mmf_max_features_tensor():
+    feats, info = pad_region_sample(np.ones((3, 2), np.float32), {}, 4)
+    item = mmf_sample_fields({"image_feature_0": feats, "image_info_0": info, "id": 7})
+    assert item["image_info_0"]["max_features"].dtype == torch.long
+    assert int(item["image_info_0"]["max_features"]) == 3 and info["max_features"] == 3
+    batch = SampleList([Sample(item), Sample(item)])
+    assert batch["image_info_0"]["max_features"].tolist() == [3, 3]
 
 
 def test_box_counts_prefer_num_boxes_and_default_to_all_rows():
