@@ -29,7 +29,7 @@ test: setup lint
 # ImgTune learns shapes VQA from a tiny random LLM: generate data, extract region features,
 # train, evaluate (metric table), write test predictions and one explanation PNG.
 demo: setup
-	HF_HUB_OFFLINE=1 MMF_SAVE_DIR=save/demo $(VENV)/bin/mmf_run \
+	HF_HUB_OFFLINE=1 MMF_SAVE_DIR=save/demo $(VENV)/bin/mmf_imgtune_run \
 		config=projects/imgtune/configs/shapes/demo.yaml run_type=train_val_test
 	HF_HUB_OFFLINE=1 $(PY) -m mmf_imgtune.models.imgtune.explain save/demo --split test --index 0
 

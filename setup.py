@@ -7,7 +7,15 @@ setup(
     version="0.1.0",
     description="MMF-style plugin framework fusing Detectron2 region features into causal LLMs",
     python_requires=">=3.10",
-    packages=find_packages(include=["mmf_imgtune", "mmf_imgtune.*"]),
+    packages=find_packages(
+        include=[
+            "mmf_imgtune",
+            "mmf_imgtune.*",
+            "mmf_imgtune_mmf",
+            "mmf_imgtune_mmf.*",
+            "mmf_imgtune_shims",
+        ]
+    ),
     include_package_data=True,
     # Lower bounds we rely on; upper bounds are the newest majors we have tested.
     install_requires=[
@@ -15,7 +23,7 @@ setup(
         "torchvision>=0.19,<0.30",
         "lightning>=2.4,<2.7",
         "omegaconf>=2.3,<2.5",
-        "transformers>=5.0,<6",
+        "transformers>=4.53,<6",
         "tokenizers>=0.21,<0.24",
         "peft>=0.17,<0.22",
         "torchmetrics>=1.4,<1.10",
@@ -32,10 +40,20 @@ setup(
         "accelerate>=1.0,<1.16",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "hypothesis>=6.100,<7", "ruff>=0.6,<0.18"],
+        "test": [
+            "pytest>=8,<10",
+            "pytest-timeout>=2.3,<3",
+            "hypothesis>=6.100,<7",
+            "ruff>=0.6,<0.18",
+        ],
     },
     entry_points={
         "console_scripts": [
+            # Our names, safe beside MMF (which installs mmf_run, mmf_predict, mmf_convert_hm).
+            "mmf_imgtune_run=mmf_imgtune.cli.run:main",
+            "mmf_imgtune_predict=mmf_imgtune.cli.run:main_predict",
+            "mmf_imgtune_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
+            # MMF's names, for machines without MMF; where both are installed, the last wins.
             "mmf_run=mmf_imgtune.cli.run:main",
             "mmf_predict=mmf_imgtune.cli.run:main_predict",
             "mmf_imgtune_extract=mmf_imgtune.cli.extract:main",

@@ -25,7 +25,7 @@ TINY_RUN = [
 def run_cli(
     args: Sequence[str],
     save_dir: str | os.PathLike,
-    command: str = "mmf_run",
+    command: str = "mmf_imgtune_run",
     env: dict | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess:

@@ -63,7 +63,7 @@ def test_predict_writes_one_row_per_test_sample(tmp_path):
                 *TINY_RUN,
             ],
             save,
-            command="mmf_predict",
+            command="mmf_imgtune_predict",
         )
     )
     lines = (save / "reports" / "toy_toy_classifier_test_predictions.csv").read_text().splitlines()

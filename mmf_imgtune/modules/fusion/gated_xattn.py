@@ -74,6 +74,15 @@ class XAttnDecoderLayer(nn.Module):
         # Set only inside ``visual_context``; (visual, mask, record list or None).
         self._visual: tuple[torch.Tensor, torch.Tensor, list | None] | None = None
 
+    @property
+    def attention_type(self) -> str:
+        """The wrapped layer's: transformers 4.x Qwen2 picks each layer's mask (full or
+        sliding window) by reading ``decoder_layer.attention_type`` from the layer list."""
+        value = getattr(self.decoder_layer, "attention_type", None)
+        if value is None:
+            raise AttributeError(f"{type(self.decoder_layer).__name__} has no attention_type")
+        return value
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._visual is None:
             return self.decoder_layer(*args, **kwargs)
