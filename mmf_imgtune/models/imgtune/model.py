@@ -24,6 +24,7 @@ from mmf_imgtune.models.imgtune import heads
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
 from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
+from mmf_imgtune.models.imgtune.placement import place_visual, text_positions
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
@@ -169,13 +170,15 @@ class ImgTune(BaseModel):
         past_key_values=None,
         use_cache=False,
         body_only=False,
+        image_position=None,
     ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
         ``body_only``: run the decoder without the LM head (``base_model``; the output has
         ``last_hidden_state`` (B, P + T, H) instead of logits). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
-        visual prefix is already in the cache.
+        visual prefix is already in the cache. ``image_position`` (B,): the visual tokens go
+        before that text position (a dialogue's ``<image>``, ``placement.py``), not in front.
 
         Returns:
             the HF output and the prefix length P (text positions start at P).
@@ -185,8 +188,8 @@ class ImgTune(BaseModel):
         cached = past_key_values is not None and past_key_values.get_seq_length() > 0
         if prefix:
             if not cached:
-                embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
-            mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
+                embeds = place_visual(tokens.to(embeds.dtype), embeds, image_position)  # (B, P+T, H)
+            mask = place_visual(vmask.to(mask.dtype), mask, image_position)
         self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
@@ -254,14 +257,17 @@ class ImgTune(BaseModel):
         record = [] if self.config.return_attention else None
         ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
         body = task != "generation"
-        out, prefix = self._run_lm(self._embed(ids), mask, visual, record, body_only=body)
+        place = sample_list.get("image_position") if task == "generation" else None
+        out, prefix = self._run_lm(
+            self._embed(ids), mask, visual, record, body_only=body, image_position=place
+        )
         output: dict[str, Any] = {"losses": {}}
         if "region_attention" in visual:
             output["region_attention"] = visual["region_attention"].detach()
         if record is not None:
             output["xattn_attention"] = record
         if task == "generation":
-            output["scores"] = out.logits[:, prefix:]  # (B, T, V) text positions only
+            output["scores"] = text_positions(out.logits, prefix, place)  # (B, T, V) text only
             if "labels" in sample_list:
                 # Mean over the answer tokens of the whole global batch (all ranks), so that
                 # data-parallel training takes the single-process step.
