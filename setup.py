@@ -9,6 +9,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["mmf_imgtune", "mmf_imgtune.*"]),
     include_package_data=True,
+    package_data={"mmf_imgtune.cli": ["chat_page.html"]},
     # Lower bounds we rely on; upper bounds are the newest majors we have tested.
     install_requires=[
         "torch>=2.4,<2.15",

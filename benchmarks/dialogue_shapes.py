@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<14}{turns}{r['later_turns']:>8.3f}{r['train_seconds']:>9.0f}")
     passed = True
     if {"imgtune", "text_only"} <= set(results["runs"]):
-        margin = results["runs"]["imgtune"]["later_turns"] - results["runs"]["text_only"][
-            "later_turns"
-        ]
+        margin = (
+            results["runs"]["imgtune"]["later_turns"] - results["runs"]["text_only"]["later_turns"]
+        )
         passed = margin >= TARGET_MARGIN
         results["later_turn_margin"] = margin
         print(f"later turns: ImgTune - text-only = {100 * margin:.1f} points "

@@ -113,6 +113,7 @@ def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
                 continue
             print(f"mmf_imgtune_chat: new conversation about {parts[1]}", file=sys.stderr)
         else:
+
             def stream(piece: str) -> None:
                 out.write(piece)
                 out.flush()

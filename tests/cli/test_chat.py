@@ -1,33 +1,12 @@
 """``mmf_imgtune_chat`` end to end: a tiny dialogue run on shapes, then a scripted chat."""
 
 import io
-import json
 
 import pytest
-import torch
 
 from mmf_imgtune.cli.chat import main
 
 pytestmark = pytest.mark.slow  # trains for 3 updates and extracts MobileNetV2 features
-
-CONFIG = "projects/imgtune/configs/shapes/dialogue.yaml"
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from mmf_imgtune.cli.run import run
-
-    root = tmp_path_factory.mktemp("chat")
-    torch.manual_seed(0)
-    run([f"config={CONFIG}", "run_type=train", f"env.data_dir={root / 'data'}",
-         f"env.save_dir={root / 'save'}", "dataset_config.shapes.sizes={train: 16, val: 4, test: 4}",
-         "training.max_updates=3", "training.batch_size=8", "training.checkpoint_interval=3",
-         "training.progress_bar=false"])  # fmt: skip
-    shapes = root / "data" / "shapes"
-    records = [json.loads(line) for line in (shapes / "annotations" / "train.jsonl").open()]
-    images = [(str(shapes / r["image"]), json.dumps([o["bbox"] for o in r["objects"]]))
-              for r in records[:2]]  # fmt: skip
-    return root / "save" / "current.ckpt", images
 
 
 def chat(monkeypatch, capsys, checkpoint, images, lines, *flags):
@@ -53,8 +32,8 @@ SCRIPT = [
 ]
 
 
-def test_chat_streams_answers_keeps_history_and_switches_images(trained, monkeypatch, capsys):
-    checkpoint, images = trained
+def test_chat_streams_answers_keeps_history_and_switches_images(dialogue_run, monkeypatch, capsys):
+    checkpoint, images = dialogue_run
     answers, err = chat(monkeypatch, capsys, checkpoint, images, SCRIPT)
     assert len(answers) == 4  # one line per question; commands print nothing on stdout
     assert answers[2] == answers[0]  # /reset: the same first question, the same answer
@@ -64,8 +43,8 @@ def test_chat_streams_answers_keeps_history_and_switches_images(trained, monkeyp
     assert fresh == answers
 
 
-def test_chat_reports_bad_images_and_keeps_going(trained, monkeypatch, capsys, tmp_path):
-    checkpoint, images = trained
+def test_chat_reports_bad_images_and_keeps_going(dialogue_run, monkeypatch, capsys, tmp_path):
+    checkpoint, images = dialogue_run
     lines = ["/image " + str(tmp_path / "missing.png"), "/image", "what colour is the circle?"]
     answers, err = chat(monkeypatch, capsys, checkpoint, images, lines)
     assert len(answers) == 1 and "missing.png" in err and "usage: /image" in err
