@@ -43,6 +43,7 @@ setup(
             "mmf_imgtune_train_detector=mmf_imgtune.cli.train_detector:main",
             "mmf_imgtune_generate=mmf_imgtune.cli.generate:main",
             "mmf_imgtune_chat=mmf_imgtune.cli.chat:main",
+            "mmf_imgtune_chat_web=mmf_imgtune.cli.chat_web:main",
             "mmf_imgtune_bench=mmf_imgtune.cli.bench:main",
             "mmf_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
             "mmf_imgtune_consolidate=mmf_imgtune.cli.consolidate:main",

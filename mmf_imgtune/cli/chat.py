@@ -72,6 +72,18 @@ def image_batch(args: argparse.Namespace, config: Any, model: Any, path: str, bo
     return batch.to(args.device)
 
 
+def _prompted(lines: TextIO):
+    """The input lines, with a "you> " prompt on a terminal."""
+    interactive = lines.isatty()
+    while True:
+        if interactive:
+            print("you> ", end="", file=sys.stderr, flush=True)
+        line = lines.readline()
+        if not line:
+            return
+        yield line
+
+
 def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
     """The read-answer loop; returns the number of answers given."""
     from mmf_imgtune.models.imgtune.chat import ChatSession
@@ -89,7 +101,7 @@ def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
         session.set_image(image_batch(args, config, model, args.image, args.boxes))
     print(f"mmf_imgtune_chat: ready ({HELP})", file=sys.stderr)
     answers = 0
-    for line in lines:
+    for line in _prompted(lines):
         text = line.strip()
         if not text:
             continue

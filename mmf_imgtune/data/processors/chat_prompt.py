@@ -17,7 +17,12 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
+from mmf_imgtune.data.conversation import (
+    ChatRenderer,
+    Encoded,
+    parse_conversation,
+    with_image,
+)
 from mmf_imgtune.data.processors.base import BaseProcessor
 from mmf_imgtune.registry import registry
 from mmf_imgtune.utils.tokenizers import build_tokenizer
@@ -34,6 +39,7 @@ DEFAULTS = {
     "add_image": True,
 }
 REQUIRED = ("tokenizer", "max_seq_length")
+CACHE_SIZE = 200_000  # rendered dialogues kept per process
 
 
 @registry.register_processor("chat_prompt")
@@ -66,6 +72,9 @@ class ChatPromptProcessor(BaseProcessor):
         )
         self.truncated_conversations = 0  # conversations that lost turns, this process
         self.dropped_turns = 0  # assistant turns dropped, this process
+        # Rendering costs ~10 template passes a dialogue; a data set repeats its dialogues
+        # every epoch, so each distinct one is rendered once (per process).
+        self._encoded: dict[tuple, Encoded] = {}
 
     def messages(self, item: dict) -> list[dict]:
         """The item's conversation as chat messages (``<image>`` added when configured)."""
@@ -74,7 +83,13 @@ class ChatPromptProcessor(BaseProcessor):
         return with_image(messages, where) if self.config.add_image else messages
 
     def __call__(self, item: dict, *args: Any, **kwargs: Any) -> dict:
-        encoded = self.renderer.encode_truncated(self.messages(item), self.max_seq_length)
+        messages = self.messages(item)
+        key = tuple((m["role"], m["content"]) for m in messages)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = self.renderer.encode_truncated(messages, self.max_seq_length)
+            if len(self._encoded) < CACHE_SIZE:
+                self._encoded[key] = encoded
         if encoded.truncated_turns:
             self._count(encoded.truncated_turns, encoded.num_turns)
         length, used = self.max_seq_length, len(encoded.ids)
