@@ -17,6 +17,7 @@ setup(
         ]
     ),
     include_package_data=True,
+    package_data={"mmf_imgtune.cli": ["chat_page.html"]},
     # Lower bounds we rely on; upper bounds are the newest majors we have tested.
     install_requires=[
         "torch>=2.4,<2.15",
@@ -59,6 +60,8 @@ setup(
             "mmf_imgtune_extract=mmf_imgtune.cli.extract:main",
             "mmf_imgtune_train_detector=mmf_imgtune.cli.train_detector:main",
             "mmf_imgtune_generate=mmf_imgtune.cli.generate:main",
+            "mmf_imgtune_chat=mmf_imgtune.cli.chat:main",
+            "mmf_imgtune_chat_web=mmf_imgtune.cli.chat_web:main",
             "mmf_imgtune_bench=mmf_imgtune.cli.bench:main",
             "mmf_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
             "mmf_imgtune_consolidate=mmf_imgtune.cli.consolidate:main",

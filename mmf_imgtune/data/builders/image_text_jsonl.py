@@ -6,7 +6,9 @@ The quickest way to bring your own data: one jsonl per split, each line
 * ``"label": 3`` -> ``targets`` class id (classification, ``cross_entropy``);
 * ``"answers": ["two", "2", ...]`` -> VQA soft scores over the train split's top
   ``num_answers`` answers (``logit_bce``, ``vqa_accuracy``), plus ``answers``;
-* ``"caption": "..."`` (or a list of references) -> ``captions`` and the target ``answer``.
+* ``"caption": "..."`` (or a list of references) -> ``captions`` and the target ``answer``;
+* ``"conversations": [{"from": "human", "value": "<image>\\n..."}, {"from": "gpt", ...}, ...]``
+  (LLaVA's multi-turn format, no ``text`` needed) -> the ``chat_prompt`` processor's tensors.
 
 A line may also carry ``"boxes": [[x1, y1, x2, y2], ...]`` (pixels), pooled when
 ``extract.boxes: annotations``. Region features are keyed by the image path without its
@@ -27,25 +29,34 @@ from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
 from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.conversation import ConversationError, parse_conversation
 from mmf_imgtune.data.extraction import boxes_of_record, extract_missing, given_boxes
 from mmf_imgtune.io.annotations import AnnotationError, check_field, load_annotations
 from mmf_imgtune.registry import registry
 
 NAME = "image_text_jsonl"
 SOURCE = "Write one jsonl per split with lines {image, text, label|answers|caption}."
-TARGETS = ("label", "answers", "caption")
+TARGETS = ("label", "answers", "caption", "conversations")
 
 
-def load_records(config: DictConfig, split: str) -> list[dict]:
+def load_records(config: DictConfig, split: str, name: str = NAME) -> list[dict]:
     """The split's jsonl lines, checked to carry ``image``, ``text`` and one target kind."""
     records: list[dict] = []
-    for path in existing_paths(config, "annotations", split, NAME, SOURCE):
+    for path in existing_paths(config, "annotations", split, name, SOURCE):
         for number, record in enumerate(load_annotations(path), start=1):
-            if "image" not in record or "text" not in record:
-                raise AnnotationError(f"{path}:{number}: a line needs 'image' and 'text'")
+            if "image" not in record or ("text" not in record and "conversations" not in record):
+                raise AnnotationError(
+                    f"{path}:{number}: a line needs 'image' and 'text' (or 'conversations')"
+                )
             where = f"{path}:{number}"
             check_field(record, "image", "text", where)
-            check_field(record, "text", "text", where)
+            if "conversations" in record:
+                try:
+                    parse_conversation(record["conversations"], where)
+                except ConversationError as error:
+                    raise AnnotationError(str(error)) from None
+            else:
+                check_field(record, "text", "text", where)
             if "label" in record:
                 classes = int(config.num_labels)
                 record["label"] = check_field(record, "label", "label", where, classes)
@@ -74,16 +85,16 @@ def feature_key(record: dict) -> str:
 
 
 class ImageTextJsonlDataset(AnnotatedDataset):
-    def __init__(self, config: DictConfig, dataset_type: str):
-        records = load_records(config, dataset_type)
+    def __init__(self, config: DictConfig, dataset_type: str, name: str = NAME):
+        records = load_records(config, dataset_type, name)
         self.kind = target_kind(records, dataset_type)
         self.num_answers = int(config.num_answers)
         if self.kind == "answers":
-            train = load_records(config, "train")
+            train = load_records(config, "train", name)
             lists = [r["answers"] for r in train if "answers" in r]
             self.vocab = AnswerVocab.from_answer_lists(lists, self.num_answers)
-            records = drop_or_count_uncovered(records, self.vocab, config, NAME, dataset_type)
-        super().__init__(NAME, config, dataset_type, records)
+            records = drop_or_count_uncovered(records, self.vocab, config, name, dataset_type)
+        super().__init__(name, config, dataset_type, records)
 
     def feature_key(self, record: dict) -> str:
         return feature_key(record)
@@ -99,7 +110,11 @@ class ImageTextJsonlDataset(AnnotatedDataset):
             captions = record["caption"]
             captions = [captions] if isinstance(captions, str) else list(captions)
             answer = captions[0]
-        sample = Sample(self.text_processor({"text": record["text"], "answer": answer}))
+        if self.kind == "conversations":
+            item = {"id": record["id"], "conversations": record["conversations"]}
+        else:
+            item = {"text": record["text"], "answer": answer}
+        sample = Sample(self.text_processor(item))
         ident = record["id"]
         sample.id = torch.tensor(ident) if isinstance(ident, int) else str(ident)
         if self.kind == "label":
@@ -127,10 +142,11 @@ class ImageTextJsonlBuilder(BaseDatasetBuilder):
         """Extract the region features the split still lacks (features are written once)."""
         if not config.use_features:
             return
-        records = load_records(config, split)
-        own = {feature_key(r): boxes_of_record(r, NAME) for r in records if "boxes" in r}
+        name = self.dataset_name
+        records = load_records(config, split, name)
+        own = {feature_key(r): boxes_of_record(r, name) for r in records if "boxes" in r}
         images = {feature_key(r): r["image"] for r in records}
-        extract_missing(config, NAME, split, images, given_boxes(config, NAME, images, own))
+        extract_missing(config, name, split, images, given_boxes(config, name, images, own))
 
     def load(self, config: DictConfig, split: str) -> ImageTextJsonlDataset:
-        return ImageTextJsonlDataset(config, split)
+        return ImageTextJsonlDataset(config, split, self.dataset_name)

@@ -10,7 +10,9 @@ four tasks (``dataset_config.shapes.task``):
 - ``caption``: one item per image; text = ``caption_prompt``, answer = a reference caption,
   ``captions`` = all references;
 - ``classification``: one item per statement; ``targets`` long 0/1 (is it true?);
-- ``retrieval``: one item per image; text = a caption, ``targets`` = the image's index.
+- ``retrieval``: one item per image; text = a caption, ``targets`` = the image's index;
+- ``dialogue``: one item per image, a multi-turn conversation (``shapes/dialogues.py``) for the
+  ``chat_prompt`` processor; ``dialogue_single_turn``: one item per turn, without its history.
 
 The text processor gets ``{"text": ..., "answer": ...}`` (``text_tokenizer`` ignores the
 answer; ``llm_prompt`` learns it). See docs/shapes.md.
@@ -29,6 +31,7 @@ from mmf_imgtune.data.annotated import feature_reader
 from mmf_imgtune.data.answers import AnswerVocab
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.base_dataset import BaseDataset
+from mmf_imgtune.data.shapes.dialogues import dialogue_rng, make_dialogue, to_conversation
 from mmf_imgtune.data.shapes.features import ensure_features, feature_dir, features_ready
 from mmf_imgtune.data.shapes.generate import (
     SplitSettings,
@@ -39,7 +42,7 @@ from mmf_imgtune.data.shapes.generate import (
 from mmf_imgtune.data.shapes.vocab import ANSWERS
 from mmf_imgtune.registry import registry
 
-TASKS = ("vqa", "caption", "classification", "retrieval")
+TASKS = ("vqa", "caption", "classification", "retrieval", "dialogue")
 
 
 def split_settings(config: DictConfig, split: str) -> SplitSettings:
@@ -59,8 +62,10 @@ def split_settings(config: DictConfig, split: str) -> SplitSettings:
     )
 
 
-def _items(records: list[dict], task: str) -> list[tuple[dict, Any]]:
-    """(image record, task item) pairs: one per question, statement or image."""
+def _items(records: list[dict], task: str, config: DictConfig) -> list[tuple[dict, Any]]:
+    """(image record, task item) pairs: one per question, statement, image or turn."""
+    if task == "dialogue" and bool(config.dialogue_single_turn):
+        return [(r, k) for r in records for k in range(int(config.dialogue_turns))]
     if task == "vqa":
         return [(r, q) for r in records for q in r["questions"]]
     if task == "classification":
@@ -87,7 +92,7 @@ class ShapesDataset(BaseDataset):
                 f"'{dataset_type}') first (mmf_run does; or python -m mmf_imgtune.data.shapes)"
             )
         self.records = load_split(self.data_dir, dataset_type)
-        self.items = _items(self.records, self.task)
+        self.items = _items(self.records, self.task, config)
         self.answer_vocab = AnswerVocab(ANSWERS)
         self.num_answers = int(config.num_answers)
         if self.num_answers < len(ANSWERS):
@@ -132,9 +137,23 @@ class ShapesDataset(BaseDataset):
             text = {"text": item["statement"], "answer": None}
         elif self.task == "caption":
             text = {"text": str(self.config.caption_prompt), "answer": self._caption(record, index)}
+        elif self.task == "dialogue":
+            text = {"id": record["id"], "conversations": self.conversation(record, item)}
         else:
             text = {"text": self._caption(record, index), "answer": None}
         return Sample(self.text_processor(text))
+
+    def dialogue(self, record: dict) -> list[dict]:
+        """The image's dialogue turns (train: drawn anew each epoch; evaluation: fixed)."""
+        epoch = self.epoch if self.dataset_type == "train" else 0
+        rng = dialogue_rng(int(self.config.seed), epoch, int(record["id"]))
+        return make_dialogue(record["objects"], rng, int(self.config.dialogue_turns))
+
+    def conversation(self, record: dict, turn: int | None = None) -> list[dict]:
+        """LLaVA ``conversations`` of the image (only turn ``turn``, history dropped, when
+        given: single-turn training)."""
+        dialogue = self.dialogue(record)
+        return to_conversation(dialogue if turn is None else dialogue[turn : turn + 1])
 
     def __getitem__(self, index: int) -> Sample:
         record, item = self.items[index]

@@ -23,6 +23,7 @@ from mmf_imgtune.models.imgtune import heads
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
 from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
+from mmf_imgtune.models.imgtune.placement import place_visual, text_positions
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
@@ -185,6 +186,7 @@ class ImgTune(BaseModel):
         use_cache=False,
         body_only=False,
         logits_to_keep=0,
+        image_position=None,
     ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
@@ -192,7 +194,8 @@ class ImgTune(BaseModel):
         ``last_hidden_state`` (B, P + T, H) instead of logits). ``logits_to_keep``: > 0
         computes logits for the last that many positions only (decoding needs one). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
-        visual prefix is already in the cache.
+        visual prefix is already in the cache. ``image_position`` (B,): the visual tokens go
+        before that text position (a dialogue's ``<image>``, ``placement.py``), not in front.
 
         Returns:
             the HF output and the prefix length P (text positions start at P).
@@ -202,8 +205,8 @@ class ImgTune(BaseModel):
         cached = past_key_values is not None and past_key_values.get_seq_length() > 0
         if prefix:
             if not cached:
-                embeds = torch.cat([tokens.to(embeds.dtype), embeds], dim=1)  # (B, P + T, H)
-            mask = torch.cat([vmask.to(mask.dtype), mask], dim=1)
+                embeds = place_visual(tokens.to(embeds.dtype), embeds, image_position)  # (B, P+T, H)
+            mask = place_visual(vmask.to(mask.dtype), mask, image_position)
         self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
@@ -275,11 +278,19 @@ class ImgTune(BaseModel):
         record = [] if self.config.return_attention else None
         ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
         body = task != "generation"
+        place = sample_list.get("image_position") if task == "generation" else None
         # Generation: LM-head logits for the T text positions only, none for the visual prefix
-        # (the (P, V) matmul over the vocabulary would be thrown away).
-        keep = 0 if body else ids.size(1)
+        # (the (P, V) matmul over the vocabulary would be thrown away). Visual tokens spliced
+        # inside the text (a dialogue's <image>) leave text on both sides: keep them all.
+        keep = 0 if body or place is not None else ids.size(1)
         out, prefix = self._run_lm(
-            self._embed(ids), mask, visual, record, body_only=body, logits_to_keep=keep
+            self._embed(ids),
+            mask,
+            visual,
+            record,
+            body_only=body,
+            logits_to_keep=keep,
+            image_position=place,
         )
         output: dict[str, Any] = {"losses": {}}
         if "region_attention" in visual:
@@ -287,7 +298,10 @@ class ImgTune(BaseModel):
         if record is not None:
             output["xattn_attention"] = record
         if task == "generation":
-            output["scores"] = out.logits[:, -ids.size(1) :]  # (B, T, V) text positions only
+            if keep:
+                output["scores"] = out.logits  # (B, T, V): only the text positions were computed
+            else:
+                output["scores"] = text_positions(out.logits, prefix, place)  # (B, T, V) text only
             if "labels" in sample_list:
                 # Mean over the answer tokens of the whole global batch (all ranks), so that
                 # data-parallel training takes the single-process step.
