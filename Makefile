@@ -21,7 +21,7 @@ $(STAMP): setup.py constraints.txt
 	touch $(STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check mmf_imgtune tests benchmarks projects
+	$(VENV)/bin/ruff check mmf_imgtune mmf_imgtune_mmf mmf_imgtune_shims tests benchmarks projects
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest

@@ -15,7 +15,7 @@ from typing import Any
 
 import lmdb
 
-from mmf_imgtune.data.features.lmdb_store import _shared_read_env
+from mmf_imgtune.io.features.lmdb_store import _shared_read_env
 
 
 class SharedLmdb(types.SimpleNamespace):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from mmf_imgtune.common.sample import SampleList
-from mmf_imgtune.data.features.info import boxes_to_5d
+from mmf_imgtune.io.features.info import boxes_to_5d
 
 # The one field whose layout differs between MMF and mmf_imgtune batches.
 _INFO = "image_info_0"

@@ -45,6 +45,16 @@ def prepare(args: list[str]) -> None:
     MMFDataModule(build_config(args)).prepare_data()
 
 
+def check(args: list[str]) -> None:
+    """Build the run's config only: a wrong one exits with its one-line error."""
+    from mmf_imgtune.config import ConfigError, build_config
+
+    try:
+        build_config(args)
+    except ConfigError as error:
+        raise SystemExit(f"mmf_imgtune_bench: error: {error}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) < 2:
@@ -57,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(int(threads))
     if argv[0] == "--prepare":
         prepare(argv[1:])
+        return
+    if argv[0] == "--check":
+        check(argv[1:])
         return
     from mmf_imgtune.cli.run import run
 

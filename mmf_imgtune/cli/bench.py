@@ -105,13 +105,18 @@ def dry_run(suite, out: Path) -> bool:
 
 def check_first_run(suite, out: Path) -> None:
     """Stop with one line before any run when the shared config is wrong (e.g. a required
-    key such as the data folder is missing): every run would fail the same way."""
-    from mmf_imgtune.config import ConfigError, build_config
+    key such as the data folder is missing): every run would fail the same way. Checked in
+    a child process like the runs, so the suite's ``env.user_dir`` plugins are not imported
+    into this one."""
+    import subprocess
+    import sys
 
-    try:
-        build_config(suite.run_args(suite.models[0], suite.seeds[0], out / "check"))
-    except ConfigError as error:
-        raise SystemExit(f"mmf_imgtune_bench: error: {error}") from None
+    args = suite.run_args(suite.models[0], suite.seeds[0], out / "check")
+    command = [sys.executable, "-m", "mmf_imgtune.bench.worker", "--check", *args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise SystemExit(lines[-1] if lines else f"mmf_imgtune_bench: the config check failed ({done.returncode})")
 
 
 def bench(argv: Sequence[str]) -> dict | None:

@@ -63,7 +63,7 @@ def test_generation_on_cuda_picks_the_cpu_tokens(num_beams):
 def test_region_extraction_on_cuda_matches_the_cpu(tmp_path):
     from PIL import Image
 
-    from mmf_imgtune.data.features import FeatureReader
+    from mmf_imgtune.io.features import FeatureReader
     from mmf_imgtune.regions import extract_features
 
     folder = tmp_path / "images"

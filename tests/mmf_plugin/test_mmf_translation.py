@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from mmf_imgtune.common.sample import Sample, SampleList
-from mmf_imgtune.data.features.info import pad_region_sample
+from mmf_imgtune.io.features.info import pad_region_sample
 from mmf_imgtune.registry import registry
 from mmf_imgtune_mmf import config_paths, metric_adapter, names
 from mmf_imgtune_mmf.translate import box_counts, imgtune_batch, mmf_sample_fields
