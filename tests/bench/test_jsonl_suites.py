@@ -9,7 +9,7 @@ import json
 
 import pytest
 import yaml
-from conftest import JSONL_TOKENIZER
+from jsonl_helpers import JSONL_TOKENIZER
 
 from mmf_imgtune.bench.suite import BUILTIN_DIR, load_suite
 from mmf_imgtune.cli.bench import main
