@@ -35,7 +35,7 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
     # A SIGKILL leaves the temporary file behind; for an LLM checkpoint it is gigabytes.
     remove_orphaned_temps(path.parent.glob(temp_path(path, "*").name))
     try:
-        atomic_write(path, write)
+        atomic_write(path, write, fsync_folder=True)
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise CheckpointWriteError(
