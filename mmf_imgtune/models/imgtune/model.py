@@ -169,6 +169,9 @@ class ImgTune(BaseModel):
         )
         if self.config.get("zero_image_features"):  # text-only baseline (benchmarks)
             visual["tokens"] = torch.zeros_like(visual["tokens"])
+            # Every slot real, whatever the box count: otherwise the count still reaches the
+            # LM through the position ids and the attention mass of the masked slots.
+            visual["mask"] = torch.ones_like(visual["mask"])
         return visual
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:

@@ -55,3 +55,10 @@ def test_loss_counts_assistant_tokens_only():
     torch.testing.assert_close(loss, manual)
     # Per sample: 2 answers of one word + their EOS each, nothing from the user turns.
     assert (picked.sum(1) == 4).all() and set(batch.answer_turn[labels != -100].tolist()) == {0, 1}
+
+
+def test_text_only_control_sees_neither_features_nor_box_count():
+    model = build(tokenizer=TOKENIZER, zero_image_features=True).eval()
+    batch, other = dialogue_batch(seed=0), dialogue_batch(seed=1)
+    other.image_info_0["num_boxes"] = torch.tensor([1, 2, 5, 3])  # different counts too
+    torch.testing.assert_close(model(batch)["scores"], model(other)["scores"])
