@@ -67,6 +67,24 @@ def _read_words(path: str) -> list[str]:
 _CACHE: dict[str, object] = {}
 
 
+def _use_gguf_eos(tokenizer, path: str) -> None:
+    """Take EOS from the GGUF file's own ``tokenizer.ggml.eos_token_id``.
+
+    transformers 4.53 maps SmolLM2's GGUF EOS (id 2, ``<|im_end|>``) to ``<|im_start|>``;
+    transformers 5 reads it right. The file is the authority either way.
+    """
+    if not os.path.isfile(path):
+        return
+    from gguf import GGUFReader
+
+    field = GGUFReader(path).fields.get("tokenizer.ggml.eos_token_id")
+    if field is None:
+        return
+    eos_id = int(field.parts[field.data[0]][0])
+    if tokenizer.eos_token_id != eos_id:
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(eos_id)
+
+
 def build_tokenizer(spec: DictConfig | dict):
     """Build (and cache per process) a tokenizer from a config node.
 
@@ -90,6 +108,8 @@ def build_tokenizer(spec: DictConfig | dict):
 
         kwargs = {"gguf_file": spec.gguf_file} if spec.get("gguf_file") else {}
         tokenizer = AutoTokenizer.from_pretrained(spec.name_or_path, **kwargs)
+        if spec.get("gguf_file"):
+            _use_gguf_eos(tokenizer, os.path.join(str(spec.name_or_path), str(spec.gguf_file)))
         if tokenizer.pad_token is None:
             # Causal LMs ship without a pad token; padding is masked, so EOS is safe to reuse.
             tokenizer.pad_token = tokenizer.eos_token

@@ -254,4 +254,11 @@ def cache_argument(hf_model: nn.Module) -> str:
 def output_cache(output: Any) -> Any:
     """The KV cache an HF model output returns, under either name."""
     cache = getattr(output, "cache", None)
-    return cache if cache is not None else getattr(output, "past_key_values", None)
+    cache = cache if cache is not None else getattr(output, "past_key_values", None)
+    if isinstance(cache, tuple):
+        # transformers 4.x GPT-2 hands back the legacy tuple of (key, value) pairs when it was
+        # given no cache object; the decoding loop needs a Cache (get_seq_length, reorder).
+        from transformers import DynamicCache
+
+        cache = DynamicCache.from_legacy_cache(cache)
+    return cache
