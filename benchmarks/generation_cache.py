@@ -22,7 +22,7 @@ from mmf_imgtune.models.imgtune import ImgTune
 WORDS = [f"w{i}" for i in range(200)]
 
 
-class _NoEos:
+class NoEosTokenizer:
     """The tokenizer with an EOS id no token has, so that generation never stops early."""
 
     eos_token_id = -1
@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = build(args)
-    model.tokenizer = _NoEos(model.tokenizer)  # every run decodes all --new-tokens
+    model.tokenizer = NoEosTokenizer(model.tokenizer)  # every run decodes all --new-tokens
     inputs = batch(args, model)
     cached, texts_cached = timed(model, inputs, args, True)
     plain, texts_plain = timed(model, inputs, args, False)

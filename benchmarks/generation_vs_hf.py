@@ -23,24 +23,14 @@ import time
 
 import torch
 
+# The sibling script's tokenizer pieces (run as python benchmarks/generation_vs_hf.py).
+from generation_cache import WORDS, NoEosTokenizer  # noqa: E402
+
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.models.imgtune import ImgTune
 from mmf_imgtune.models.imgtune.generation import decode_tokens
 
-WORDS = [f"w{i}" for i in range(200)]
 BOXES, PROMPT, FEATURE_DIM = 36, 24, 64
-
-
-class _NoEos:
-    """The tokenizer with an EOS id no token has, so that generation never stops early."""
-
-    eos_token_id = -1
-
-    def __init__(self, tokenizer):
-        self._tokenizer = tokenizer
-
-    def __getattr__(self, name):
-        return getattr(self._tokenizer, name)
 
 
 def build(args) -> ImgTune:
@@ -57,7 +47,7 @@ def build(args) -> ImgTune:
     }  # fmt: skip
     torch.manual_seed(0)
     model = ImgTune(config).init_from_config().eval().to(args.device)
-    model.tokenizer = _NoEos(model.tokenizer)  # every run decodes all --new-tokens
+    model.tokenizer = NoEosTokenizer(model.tokenizer)  # every run decodes all --new-tokens
     model.lm.generation_config.eos_token_id = None  # and so does HF's
     model.lm.generation_config.pad_token_id = 0
     return model
