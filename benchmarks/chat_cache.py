@@ -44,7 +44,7 @@ def build(args: argparse.Namespace):
         "region_encoder": {"feature_dim": 64, "use_box_geometry": False},
         "dropout": 0.0,
     }
-    model = ImgTune(config).init_from_config().eval()
+    model = ImgTune(ImgTune.default_config(config)).init_from_config().eval()
     specials = model.tokenizer.all_special_ids
     model._hf_model().get_output_embeddings().weight.data[specials] = -1.0  # never chosen
     return model

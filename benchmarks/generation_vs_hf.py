@@ -46,7 +46,7 @@ def build(args) -> ImgTune:
         "dropout": 0.0,
     }  # fmt: skip
     torch.manual_seed(0)
-    model = ImgTune(config).init_from_config().eval().to(args.device)
+    model = ImgTune(ImgTune.default_config(config)).init_from_config().eval().to(args.device)
     model.tokenizer = NoEosTokenizer(model.tokenizer)  # every run decodes all --new-tokens
     model.lm.generation_config.eos_token_id = None  # and so does HF's
     model.lm.generation_config.pad_token_id = 0

@@ -38,7 +38,8 @@ class MMFImgTune(BaseModel):
     def build(self) -> None:
         config = OmegaConf.to_container(self.config, resolve=True)
         config.pop("model", None)  # MMF's own key, not ImgTune's
-        self.core = ImgTune(config).init_from_config()
+        # MMF merged our yaml over its own; defaults fill what a user config leaves out.
+        self.core = ImgTune(ImgTune.default_config(config)).init_from_config()
 
     def get_optimizer_parameters(self, config: Any) -> Any:
         return self.core.get_optimizer_parameters(config)
