@@ -40,15 +40,22 @@ BERT = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
 METRICS = ("imgtune_accuracy", "imgtune_roc_auc")
 
 
-def tiny_bert(folder: Path, vocab_size: int) -> str:
-    """A random BERT (seeded) saved as a local pretrained folder; nothing is downloaded."""
+def tiny_bert(out: Path, vocab_size: int) -> str:
+    """A random BERT (seeded) saved as a local pretrained folder; nothing is downloaded.
+
+    Returns its name relative to ``out`` (the runs' working directory): MMF's text encoder
+    takes its tuple-returning BERT path only for names starting with ``bert-``; other names
+    go through ``AutoModel``, whose output object MMF's fusion models cannot index.
+    """
     import torch
     from transformers import BertConfig, BertModel
 
-    if not (folder / "config.json").is_file():
+    name = "bert-tiny-random"
+    if not (out / name / "config.json").is_file():
         torch.manual_seed(0)
-        BertModel(BertConfig(vocab_size=vocab_size, **BERT)).save_pretrained(folder)
-    return str(folder)
+        config = BertConfig(**{**BERT, "vocab_size": vocab_size})
+        BertModel(config).save_pretrained(out / name)
+    return name
 
 
 def baseline_config(name: str, bert: str) -> dict:
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     from mmf_imgtune.data.shapes.vocab import all_words
 
-    bert = tiny_bert(out / "tiny_bert", vocab_size=len(all_words()) + 8)
+    BERT["vocab_size"] = len(all_words()) + 8  # the word-level tokenizer's ids fit
+    bert = tiny_bert(out, BERT["vocab_size"])
     results = {}
     for name in args.models.split(","):
         config = out / f"{name}.yaml"

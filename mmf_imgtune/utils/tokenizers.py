@@ -68,21 +68,28 @@ _CACHE: dict[str, object] = {}
 
 
 def _use_gguf_eos(tokenizer, path: str) -> None:
-    """Take EOS from the GGUF file's own ``tokenizer.ggml.eos_token_id``.
+    """Take EOS and whether to add BOS from the GGUF file's own tokenizer metadata.
 
-    transformers 4.53 maps SmolLM2's GGUF EOS (id 2, ``<|im_end|>``) to ``<|im_start|>``;
-    transformers 5 reads it right. The file is the authority either way.
+    transformers 4.53 maps SmolLM2's GGUF EOS (id 2, ``<|im_end|>``) to ``<|im_start|>`` and
+    prepends that as BOS although the file says ``add_bos_token: false``; transformers 5 reads
+    both right. The file is the authority either way.
     """
     if not os.path.isfile(path):
         return
     from gguf import GGUFReader
 
-    field = GGUFReader(path).fields.get("tokenizer.ggml.eos_token_id")
-    if field is None:
-        return
-    eos_id = int(field.parts[field.data[0]][0])
-    if tokenizer.eos_token_id != eos_id:
-        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(eos_id)
+    fields = GGUFReader(path).fields
+
+    def value(key: str):
+        field = fields.get(key)
+        return None if field is None else field.parts[field.data[0]][0]
+
+    eos_id = value("tokenizer.ggml.eos_token_id")
+    if eos_id is not None and tokenizer.eos_token_id != int(eos_id):
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(int(eos_id))
+    add_bos = value("tokenizer.ggml.add_bos_token")
+    if add_bos is not None and getattr(tokenizer, "add_bos_token", None) not in (None, bool(add_bos)):
+        tokenizer.add_bos_token = bool(add_bos)
 
 
 def build_tokenizer(spec: DictConfig | dict):
