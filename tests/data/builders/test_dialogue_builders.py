@@ -5,7 +5,7 @@ import json
 import pytest
 from mmf_layouts import collate, load_split, write_image, write_jsonl
 
-from mmf_imgtune.data.annotations import AnnotationError
+from mmf_imgtune.io.annotations import AnnotationError
 
 WORDS = ["what", "colour", "is", "the", "cat", "?", "red", "and", "how", "many", "two",
          "user", "assistant", ":"]  # fmt: skip
