@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINTED := mmf_imgtune mmf_imgtune_mmf mmf_imgtune_shims tests benchmarks projects
 
 .PHONY: setup test lint demo clean
 
@@ -21,7 +22,8 @@ $(STAMP): setup.py constraints.txt
 	touch $(STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check mmf_imgtune mmf_imgtune_mmf mmf_imgtune_shims tests benchmarks projects
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest

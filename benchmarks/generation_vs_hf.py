@@ -157,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         name = "greedy" if beams == 1 else f"beam {beams}"
         result = compare(model, batch, prefix, args, beams)
         same_everywhere &= result["same"]
-        print(f"{name}: imgtune {result['imgtune']:.1f} tokens/s  HF generate "
-              f"{result['hf']:.1f} tokens/s  ratio: {result['imgtune'] / result['hf']:.2f}  "
-              f"same tokens: {result['same']}", flush=True)
+        print(
+            f"{name}: imgtune {result['imgtune']:.1f} tokens/s  HF generate "
+            f"{result['hf']:.1f} tokens/s  ratio: {result['imgtune'] / result['hf']:.2f}  "
+            f"same tokens: {result['same']}",
+            flush=True,
+        )
         if args.profile:
             print(profile(model, batch, args, beams))
     return 0 if same_everywhere else 1

@@ -98,15 +98,23 @@ def main() -> None:
         data = ["dataset=toy"]
         if args.data == "lmdb":
             data = write_lmdb_memes(Path(save_dir) / "data")
-        config = build_config([
-            "model=toy_classifier", *data, "run_type=train_val",
-            f"training.max_updates={args.updates}", "training.batch_size=16",
-            f"training.num_workers={args.workers}", "training.evaluation_interval=250",
-            "training.checkpoint_interval=500", "training.log_interval=50",
-            "training.progress_bar=false", "evaluation.metrics=[accuracy,roc_auc]",
-            f"training.callbacks=[{{type: rss_probe, params: {{every: {max(1, args.updates // 10)}}}}}]",
-            f"env.save_dir={save_dir}",
-        ])
+        config = build_config(
+            [
+                "model=toy_classifier",
+                *data,
+                "run_type=train_val",
+                f"training.max_updates={args.updates}",
+                "training.batch_size=16",
+                f"training.num_workers={args.workers}",
+                "training.evaluation_interval=250",
+                "training.checkpoint_interval=500",
+                "training.log_interval=50",
+                "training.progress_bar=false",
+                "evaluation.metrics=[accuracy,roc_auc]",
+                f"training.callbacks=[{{type: rss_probe, params: {{every: {max(1, args.updates // 10)}}}}}]",
+                f"env.save_dir={save_dir}",
+            ]
+        )
         print(f"start: RSS {rss_mib():.1f} MiB")
         run_training(config)
     print("(the first sample includes worker start-up; compare it with the last)")

@@ -33,6 +33,7 @@ def pytest_collection_modifyitems(config, items):
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
 
+
 # A user plugin outside the package: its own model, dataset builder and a callback that
 # kills the process (SIGKILL, no clean-up) right after a given update, to test resume.
 PLUGIN_FILES = {

@@ -116,7 +116,11 @@ def check_first_run(suite, out: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        raise SystemExit(lines[-1] if lines else f"mmf_imgtune_bench: the config check failed ({done.returncode})")
+        raise SystemExit(
+            lines[-1]
+            if lines
+            else f"mmf_imgtune_bench: the config check failed ({done.returncode})"
+        )
 
 
 def bench(argv: Sequence[str]) -> dict | None:

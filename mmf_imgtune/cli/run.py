@@ -1,7 +1,7 @@
 """``mmf_run`` and ``mmf_predict``: MMF's command line.
 
-    mmf_run config=<yaml> model=<name> dataset=<name>[,<name>] [run_type=train_val_test] [a.b=v ...]
-    mmf_predict config=<yaml> model=<name> dataset=<name> checkpoint.resume_file=<ckpt>
+mmf_run config=<yaml> model=<name> dataset=<name>[,<name>] [run_type=train_val_test] [a.b=v ...]
+mmf_predict config=<yaml> model=<name> dataset=<name> checkpoint.resume_file=<ckpt>
 """
 
 from __future__ import annotations

@@ -88,9 +88,7 @@ def check_type(key: str, old: Any, new: Any, where: str) -> None:
     numeric = (int, float)
     if isinstance(old, numeric) and not isinstance(old, bool):
         if not isinstance(new, numeric) or isinstance(new, bool):
-            raise ConfigError(
-                f"{where}: '{key}' must be a number (like {old!r}), got {new!r}"
-            )
+            raise ConfigError(f"{where}: '{key}' must be a number (like {old!r}), got {new!r}")
         if isinstance(old, int) and isinstance(new, float) and not new.is_integer():
             raise ConfigError(
                 f"{where}: '{key}' must be a whole number (like {old!r}), got {new!r}"
@@ -152,5 +150,7 @@ def _check_section(default: Any, given: Any, prefix: str, path: str, new_ok: boo
         new = given._get_node(key)
         if isinstance(old, DictConfig):
             _check_section(old, new, dotted, path, new_ok)
-        elif not OmegaConf.is_interpolation(given, key) and not OmegaConf.is_interpolation(default, key):
+        elif not OmegaConf.is_interpolation(given, key) and not OmegaConf.is_interpolation(
+            default, key
+        ):
             check_type(dotted, old._value(), new._value() if hasattr(new, "_value") else new, path)

@@ -230,7 +230,9 @@ def _check_ready(config: DictConfig) -> None:
         )
     for name in config.datasets:
         if name not in config.dataset_config:
-            raise ConfigError(f"dataset_config.{name} is missing: the builder's yaml must define it")
+            raise ConfigError(
+                f"dataset_config.{name} is missing: the builder's yaml must define it"
+            )
 
 
 def save_config(config: DictConfig, folder: str | os.PathLike) -> Path:

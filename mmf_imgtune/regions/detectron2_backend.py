@@ -74,9 +74,7 @@ class Detectron2Backend(RegionBackend):
                 "(the model's .pkl/.pth), e.g. COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml"
             )
         if regions.layer not in (None, "box_head"):
-            raise ValueError(
-                f"detectron2 backend: layer must be 'box_head', got {regions.layer!r}"
-            )
+            raise ValueError(f"detectron2 backend: layer must be 'box_head', got {regions.layer!r}")
         cfg = get_cfg()
         cfg.merge_from_file(config_file)
         cfg.MODEL.WEIGHTS = weights

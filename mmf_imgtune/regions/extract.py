@@ -177,7 +177,9 @@ def run_extraction(
 def _extract_all(backend, todo, given, sources, writer, summary, batch_size, progress) -> None:
     batch: list = []
     # disable=None: no bar when stderr is not a terminal (logs get no carriage-return spew).
-    bar = tqdm(todo, unit="img", disable=None if progress else True, desc=f"extract ({backend.name})")
+    bar = tqdm(
+        todo, unit="img", disable=None if progress else True, desc=f"extract ({backend.name})"
+    )
     for key, path, source in bar:
         try:
             image = load_image(path)

@@ -37,7 +37,9 @@ class MMFCheckpoint(pl.Callback):
     A checkpoint is a file, or a folder under FSDP with sharded state; ``current.ckpt`` is then
     a symlink to the newest folder (a file is hard-linked)."""
 
-    def __init__(self, save_dir: str, interval: int, max_to_keep: int, monitor: str, minimize: bool):
+    def __init__(
+        self, save_dir: str, interval: int, max_to_keep: int, monitor: str, minimize: bool
+    ):
         self.save_dir = Path(save_dir)
         self.interval = interval
         self.max_to_keep = max_to_keep
@@ -115,18 +117,24 @@ class Throughput(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         self.loop_seconds += time.perf_counter() - self._loop_start
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, *args: Any) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: Any, batch: Any, *args: Any
+    ) -> None:
         if self._start is None:
             self._start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, *args: Any) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, *args: Any
+    ) -> None:
         self._samples += batch.get_batch_size() * trainer.world_size
         if trainer.global_step % self.log_interval or trainer.fit_loop._should_accumulate():
             return
         elapsed = time.perf_counter() - (self._start or time.perf_counter())
         if elapsed > 0 and self._samples:
             pl_module.log("train/samples_per_s", self._samples / elapsed, prog_bar=True)
-        for index, group in enumerate(trainer.optimizers[0].param_groups if trainer.optimizers else []):
+        for index, group in enumerate(
+            trainer.optimizers[0].param_groups if trainer.optimizers else []
+        ):
             pl_module.log(f"train/lr_{index}" if index else "train/lr", group["lr"])
         self._start, self._samples = time.perf_counter(), 0
 

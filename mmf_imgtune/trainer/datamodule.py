@@ -87,7 +87,11 @@ class MMFDataModule(pl.LightningDataModule):
         return trainer.global_rank, trainer.world_size
 
     def _loader(
-        self, dataset: MultiDataset, batch_sampler: ResumableBatchSampler, names: list[str], split: str
+        self,
+        dataset: MultiDataset,
+        batch_sampler: ResumableBatchSampler,
+        names: list[str],
+        split: str,
     ) -> DataLoader:
         workers = int(self.config.training.num_workers)
         # Persistent workers keep their own dataset copies, which would miss set_epoch.
@@ -113,7 +117,9 @@ class MMFDataModule(pl.LightningDataModule):
                 rank=rank,
                 world_size=world,
             )
-        resume = getattr(self.trainer.lightning_module, "_resume_state", None) if self.trainer else None
+        resume = (
+            getattr(self.trainer.lightning_module, "_resume_state", None) if self.trainer else None
+        )
         if resume:
             self.train_sampler.resume_at(resume["epoch"], resume["batches_in_epoch"])
             self.trainer.lightning_module._resume_state = None
@@ -136,8 +142,13 @@ class MMFDataModule(pl.LightningDataModule):
         loaders = []
         for name, dataset in zip(self.names, self.datasets[split]):
             sampler = ResumableBatchSampler(
-                [len(dataset)], int(batch), seed=0, rank=rank, world_size=world,
-                shuffle=False, drop_last=False,
+                [len(dataset)],
+                int(batch),
+                seed=0,
+                rank=rank,
+                world_size=world,
+                shuffle=False,
+                drop_last=False,
             )
             loaders.append(self._loader(MultiDataset([dataset], [name]), sampler, [name], split))
         return loaders

@@ -42,10 +42,18 @@ class MMFLightningModule(pl.LightningModule):
         self.dataset_names = list(config.datasets)
         metric_list = config.evaluation.metrics
         self.metrics = torch.nn.ModuleDict(
-            {f"{split}_{name}": Metrics(metric_list) for split in ("val", "test") for name in self.dataset_names}
+            {
+                f"{split}_{name}": Metrics(metric_list)
+                for split in ("val", "test")
+                for name in self.dataset_names
+            }
         )
         self.eval_losses = torch.nn.ModuleDict(
-            {f"{split}_{name}": torchmetrics.MeanMetric() for split in ("val", "test") for name in self.dataset_names}
+            {
+                f"{split}_{name}": torchmetrics.MeanMetric()
+                for split in ("val", "test")
+                for name in self.dataset_names
+            }
         )
         # Progress within the current epoch, checkpointed for exact resume.
         self.batches_in_epoch = 0
@@ -94,7 +102,9 @@ class MMFLightningModule(pl.LightningModule):
 
     def _log_this_step(self) -> bool:
         # self.log costs about as much as a small model's step: log only what gets written.
-        interval = int(self.config.training.log_interval) * int(self.config.training.update_frequency)
+        interval = int(self.config.training.log_interval) * int(
+            self.config.training.update_frequency
+        )
         return self.total_batches % max(1, interval) == 0 or self.total_batches == 1
 
     def _non_finite(self, loss: torch.Tensor, batch: Any) -> None:
@@ -132,7 +142,10 @@ class MMFLightningModule(pl.LightningModule):
         scheduler = build_scheduler(optimizer, self.config)
         if scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     # --- evaluation ---------------------------------------------------------------------
     def _eval_step(self, batch: Any, split: str) -> None:

@@ -17,7 +17,9 @@ def print_metrics(result: dict[str, Any], config: DictConfig) -> None:
     for key, value in sorted(result["metrics"].items()):
         table.add_row(key, f"{value:.4f}")
     table.add_row("updates", str(result["num_updates"]))
-    table.add_row("parameters (trainable)", f"{result['parameters']:,} ({result['trainable_parameters']:,})")
+    table.add_row(
+        "parameters (trainable)", f"{result['parameters']:,} ({result['trainable_parameters']:,})"
+    )
     table.add_row("train time (s)", f"{result['train_seconds']:.1f}")
     for path in result["predictions"]:
         table.add_row("predictions", path)

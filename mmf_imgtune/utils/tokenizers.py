@@ -88,7 +88,10 @@ def _use_gguf_eos(tokenizer, path: str) -> None:
     if eos_id is not None and tokenizer.eos_token_id != int(eos_id):
         tokenizer.eos_token = tokenizer.convert_ids_to_tokens(int(eos_id))
     add_bos = value("tokenizer.ggml.add_bos_token")
-    if add_bos is not None and getattr(tokenizer, "add_bos_token", None) not in (None, bool(add_bos)):
+    if add_bos is not None and getattr(tokenizer, "add_bos_token", None) not in (
+        None,
+        bool(add_bos),
+    ):
         tokenizer.add_bos_token = bool(add_bos)
 
 

@@ -136,9 +136,14 @@ def test_vocabulary_files_empty_or_not_utf8(what, data_dir):
     path.write_bytes(b"\n \n")
     if what == "answers":
         write_vqa2(data_dir)
-        load = lambda: load_split("vqa2", "train", *VQA, f"dataset_config.vqa2.answer_vocab_file={path}")  # noqa: E501, E731
-    else:
-        load = lambda: build_tokenizer({"word_level": {"vocab_file": str(path)}})  # noqa: E731
+
+    def load():
+        if what == "answers":
+            return load_split(
+                "vqa2", "train", *VQA, f"dataset_config.vqa2.answer_vocab_file={path}"
+            )
+        return build_tokenizer({"word_level": {"vocab_file": str(path)}})
+
     with pytest.raises(AnnotationError, match=rf"{what}\.txt: no {what} \(the file is empty\)"):
         load()
     path.write_bytes(b"yes\nno\ncaf\xe9\n")

@@ -81,7 +81,10 @@ def test_imgtune_lora_resume_after_sigkill_is_bit_exact(tmp_path, plugin_dir):
     assert not (crashed / "metrics.json").exists()
     _ok(run_cli([*common, "checkpoint.resume=true"], crashed))
 
-    a, b = checkpoint_weights(straight / "current.ckpt"), checkpoint_weights(crashed / "current.ckpt")
+    a, b = (
+        checkpoint_weights(straight / "current.ckpt"),
+        checkpoint_weights(crashed / "current.ckpt"),
+    )
     assert any("lora_A" in key for key in a), "no LoRA adapters in the checkpoint"
     assert_same_weights(a, b)
     result_a = json.loads((straight / "metrics.json").read_text())

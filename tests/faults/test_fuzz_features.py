@@ -13,14 +13,36 @@ from hypothesis import strategies as st
 from mmf_imgtune.errors import DataError
 from mmf_imgtune.io.features import FeatureReader
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 50) | st.floats(allow_nan=False, width=32)
-    | st.text(max_size=4) | st.builds(lambda n: np.zeros((n, 4), np.float32), st.integers(0, 3)),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["bbox", "num_boxes", "image_width", "image_height", "objects",
-                         "cls_prob", "features", "x"]), inner, max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 50)
+    | st.floats(allow_nan=False, width=32)
+    | st.text(max_size=4)
+    | st.builds(lambda n: np.zeros((n, 4), np.float32), st.integers(0, 3)),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "bbox",
+                    "num_boxes",
+                    "image_width",
+                    "image_height",
+                    "objects",
+                    "cls_prob",
+                    "features",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=10,
 )
 
@@ -43,7 +65,12 @@ def test_npy_reader_on_random_bytes(tmp_path, feature_bytes, info_bytes):
 
 
 @FUZZ
-@given(features=st.builds(lambda n, d: np.ones((n, d), np.float32), st.integers(0, 6), st.integers(1, 3)), info=values)
+@given(
+    features=st.builds(
+        lambda n, d: np.ones((n, d), np.float32), st.integers(0, 6), st.integers(1, 3)
+    ),
+    info=values,
+)
 def test_npy_reader_on_random_info(tmp_path, features, info):
     np.save(tmp_path / "img.npy", features)
     np.save(tmp_path / "img_info.npy", np.array(info, dtype=object), allow_pickle=True)

@@ -105,4 +105,3 @@ def test_feature_writer_killed_anywhere_keeps_only_complete_keys(tmp_path, fmt):
     assert check_every_visible_key() == [f"img{i:04d}" for i in range(count)]
     litter = [p for p in path.rglob("*") if ".tmp" in p.name]
     assert not litter, litter
-

@@ -49,9 +49,7 @@ def test_detectron2_r50_fpn_extracts_box_head_features(tmp_path, image_folder):
 
 @pytest.mark.slow
 @needs_detectron2
-def test_detectron2_r50_c4_pools_res5_and_survives_images_without_proposals(
-    tmp_path, image_folder
-):
+def test_detectron2_r50_c4_pools_res5_and_survives_images_without_proposals(tmp_path, image_folder):
     folder, boxes, _ = image_folder
     common = {**_random_model("COCO-Detection/faster_rcnn_R_50_C4_1x.yaml", tmp_path)}
     common["progress"] = False

@@ -62,5 +62,7 @@ def test_epoch_reaches_datasets_that_vary_by_epoch():
 def test_ranks_split_each_global_batch_of_one_process():
     """N ranks at a per-device batch b see, step by step, one process's batches of N * b."""
     single = list(ResumableBatchSampler([70, 30], 8, seed=4))
-    shards = [list(ResumableBatchSampler([70, 30], 4, seed=4, rank=r, world_size=2)) for r in (0, 1)]
+    shards = [
+        list(ResumableBatchSampler([70, 30], 4, seed=4, rank=r, world_size=2)) for r in (0, 1)
+    ]
     assert [a + b for a, b in zip(*shards)] == single

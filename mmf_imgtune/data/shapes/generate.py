@@ -142,8 +142,12 @@ def generate_split(data_dir: str, settings: SplitSettings, progress: bool = True
     write_vocab_files(data_dir)
     start = time.perf_counter()
     lines = []
-    bar = tqdm(range(settings.size), desc=f"shapes {settings.split}", unit="img",
-               disable=None if progress else True)  # fmt: skip  (None: off unless a terminal)
+    bar = tqdm(
+        range(settings.size),
+        desc=f"shapes {settings.split}",
+        unit="img",
+        disable=None if progress else True,
+    )  # fmt: skip  (None: off unless a terminal)
     for index in bar:
         image, record = make_record(settings, index)
         image.save(root / record["image"], format="PNG")

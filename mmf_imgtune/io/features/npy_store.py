@@ -36,7 +36,9 @@ def normalise_key(key: str) -> str:
 def atomic_save(path: Path, array: np.ndarray, fsync: bool, allow_pickle: bool = False) -> None:
     """``np.save`` to a temp file beside ``path``, then rename it into place (a killed
     process's temp files are removed by the next writer, see open_for_writing)."""
-    atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=allow_pickle), fsync=fsync)
+    atomic_write(
+        path, lambda handle: np.save(handle, array, allow_pickle=allow_pickle), fsync=fsync
+    )
 
 
 class NpyFeatureStore:

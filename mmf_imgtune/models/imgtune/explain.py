@@ -252,7 +252,11 @@ def explain_split_example(run_dir: str, split: str, index: int, out_png: str) ->
     sample = dataset[index]
     batch = BatchCollator(name, split)([sample])
     processor = getattr(dataset, "text_processor", None)
-    prefix = processor.config.answer_prefix if hasattr(processor, "config") else DEFAULTS["answer_prefix"]
+    prefix = (
+        processor.config.answer_prefix
+        if hasattr(processor, "config")
+        else DEFAULTS["answer_prefix"]
+    )
     return explain_example(model, batch, 0, sample.get("image_path"), out_png, answer_prefix=prefix)
 
 

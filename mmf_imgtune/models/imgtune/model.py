@@ -208,7 +208,9 @@ class ImgTune(BaseModel):
         cached = past_key_values is not None and past_key_values.get_seq_length() > 0
         if prefix:
             if not cached:
-                embeds = place_visual(tokens.to(embeds.dtype), embeds, image_position)  # (B, P+T, H)
+                embeds = place_visual(
+                    tokens.to(embeds.dtype), embeds, image_position
+                )  # (B, P+T, H)
             mask = place_visual(vmask.to(mask.dtype), mask, image_position)
         self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
