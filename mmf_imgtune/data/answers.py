@@ -17,15 +17,12 @@ from typing import Any
 import torch
 
 from mmf_imgtune.io.atomic import atomic_write
+from mmf_imgtune.modules.text_metrics import NUMBER_WORDS as _NUMBERS
 
 # VQA's answer normalisation (the common part of the official evaluation script): lower case,
 # strip punctuation at the ends and articles, so "A dog." and "dog" are the same answer.
 _PUNCT = re.compile(r"(?<=\D)[.,!?;:](?=\s|$)|^[.,!?;:]+|[\"'`]")
 _ARTICLES = {"a", "an", "the"}
-_NUMBERS = {
-    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
-}  # fmt: skip
 
 
 def normalize_answer(answer: str) -> str:

@@ -26,6 +26,11 @@ from mmf_imgtune.modules.metrics import BaseMetric, MetricError
 from mmf_imgtune.registry import registry
 
 _ARTICLES = {"a", "an", "the"}
+# VQA's number words as digits (the official evaluation's manualMap); data/answers.py uses it too.
+NUMBER_WORDS = {
+    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
+}  # fmt: skip
 
 
 def normalise(text: str) -> str:
@@ -110,10 +115,12 @@ class Cider(_TextMetric):
 
 
 def vqa_answer_score(answer: str, references: list[str]) -> float:
-    """min(1, matches / min(3, #references)) on normalised answers (articles dropped)."""
+    """min(1, matches / min(3, #references)) on normalised answers (articles dropped, number
+    words as digits, as VQA's evaluation does: "two" matches "2")."""
 
     def clean(text: str) -> str:
-        return " ".join(w for w in normalise(text).split() if w not in _ARTICLES)
+        words = normalise(text).split()
+        return " ".join(NUMBER_WORDS.get(w, w) for w in words if w not in _ARTICLES)
 
     predicted = clean(answer)
     matches = sum(clean(r) == predicted for r in references)

@@ -69,6 +69,10 @@ def test_a_split_is_unlabelled_only_without_any_metric_references():
 
 def test_generation_vqa_accuracy():
     assert vqa_answer_score("The Red.", ["red"]) == 1.0
+    # Number words count as their digits, both ways, as in VQA's evaluation.
+    assert vqa_answer_score("two", ["2", "2", "2"]) == 1.0
+    assert vqa_answer_score("3", ["three", "four"]) == pytest.approx(1 / 2)
+    assert vqa_answer_score("two", ["3"] * 3) == 0.0
     assert vqa_answer_score("red", ["red", "blue"] + ["blue"] * 8) == pytest.approx(1 / 3)
     metric = _metric("generation_vqa_accuracy")
     metric.update(SampleList({"answers": [["red"], ["two"]]}), {"generated_text": ["red", "3"]})
