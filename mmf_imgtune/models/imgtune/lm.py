@@ -90,18 +90,25 @@ def attention_kernel(hf_model: nn.Module, need_weights: bool) -> Iterator[str]:
     if not need_weights or current == "eager":
         yield current
         return
-    setter = getattr(hf_model, "set_attn_implementation", None)
-    if setter is None:
-        raise RuntimeError(
-            f"attention weights need eager attention, and this transformers release cannot "
-            f"switch {type(hf_model).__name__} from '{current}' at run time; set "
-            "model_config.imgtune.lm.attn_implementation=eager"
-        )
+    setter = getattr(hf_model, "set_attn_implementation", None) or _config_kernel_setter(hf_model)
     setter("eager")
     try:
         yield "eager"
     finally:
         setter(current)
+
+
+def _config_kernel_setter(hf_model: nn.Module):
+    """transformers 4.x has no ``set_attn_implementation``; its attention layers read the
+    kernel from their config at every forward, so setting it on each config switches it."""
+    configs = {id(m.config): m.config for m in hf_model.modules() if hasattr(m, "config")}
+    configs = [c for c in configs.values() if hasattr(c, "_attn_implementation")]
+
+    def set_kernel(kernel: str) -> None:
+        for config in configs:
+            config._attn_implementation = kernel
+
+    return set_kernel
 
 
 def get_path(module: nn.Module, path: str) -> Any:

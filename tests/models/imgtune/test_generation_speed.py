@@ -9,6 +9,7 @@ import pytest
 import torch
 from imgtune_helpers import build, make_batch
 
+from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, greedy_decode
 
 
@@ -51,7 +52,7 @@ def _our_tokens(model, batch, new_tokens, num_beams, eos_id, calls=None):
             embeds, mask, rows, past_key_values=cache, use_cache=True, logits_to_keep=1
         )
         assert out.logits.size(1) == 1  # logits of the last position only
-        return out.logits[:, -1], out.past_key_values
+        return out.logits[:, -1], lm_lib.output_cache(out)  # a Cache on transformers 4.x too
 
     prompt, mask = model._embed(batch["prompt_ids"]), batch["prompt_mask"]
     eos = -1 if eos_id is None else eos_id  # -1: no token is EOS, every row runs to the end
