@@ -32,7 +32,7 @@ from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_DIR = ROOT / "mmf_imgtune_mmf"
-IMGTUNE_CONFIG = ROOT / "projects/imgtune/configs/mmf/shapes/classification.yaml"
+IMGTUNE_CONFIG = ROOT / "projects/imgtune/configs/mmf_plugin/shapes/classification.yaml"
 MODELS = ("imgtune", "mmbt", "visual_bert", "concat_bert", "late_fusion")
 FEATURE_DIM, MAX_FEATURES = 1280, 8  # shapes defaults: MobileNetV2 pooled, <= 8 boxes
 BERT = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,

@@ -36,5 +36,5 @@ test -d "$MMF_DIR/.git" || test -f "$MMF_DIR/setup.py" || git clone --depth 1 "$
 SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "import mmf_imgtune_shims; mmf_imgtune_shims.install(lazy=True)" > "$SITE/mmf_imgtune_shims.pth"
 "$PY" -c "import mmf_imgtune_mmf; print('MMF', __import__('mmf').__version__, 'with mmf_imgtune_mmf: ok')"
-echo "Installed. Try: $VENV/bin/mmf_run config=projects/imgtune/configs/mmf/shapes/vqa.yaml \\"
+echo "Installed. Try: $VENV/bin/mmf_run config=projects/imgtune/configs/mmf_plugin/shapes/vqa.yaml \\"
 echo "    model=imgtune dataset=shapes env.user_dir=$HERE/mmf_imgtune_mmf"

@@ -47,7 +47,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_DIR = str(ROOT / "mmf_imgtune_mmf")
-CONFIGS = ROOT / "projects" / "imgtune" / "configs" / "mmf"
+CONFIGS = ROOT / "projects" / "imgtune" / "configs" / "mmf_plugin"
 SHAPES_TINY = [
     "dataset_config.shapes.sizes.train=16",
     "dataset_config.shapes.sizes.val=8",
