@@ -1,6 +1,7 @@
 """End to end under real MMF (facebookresearch/mmf): its ``mmf_run`` / ``mmf_predict`` train,
 validate, checkpoint and predict ImgTune from the ``mmf_imgtune_mmf`` plugin, on our shapes
-builder and on MMF's own ``hateful_memes`` builder reading an MMF-format LMDB.
+builder (VQA, and captioning: generated text) and on MMF's own ``hateful_memes`` builder reading
+an MMF-format LMDB.
 
 MMF does not install from PyPI in a working form; build it with ``scripts/install_mmf.sh``
 (docs/mmf.md). Where ``mmf`` does not import, these tests skip and say so.
@@ -104,6 +105,32 @@ def test_mmf_run_trains_validates_checkpoints_and_predicts_imgtune_on_shapes(tmp
     assert rows and {"question_id", "answer"} <= set(rows[0])
     assert {row["answer"] for row in rows} <= set(ANSWERS)
     assert len({row["question_id"] for row in rows}) == len(rows), "a question predicted twice"
+
+
+def test_mmf_run_trains_imgtune_to_caption_shapes_and_predicts_captions(tmp_path):
+    """A generation task under MMF's trainer: ImgTune's LM loss trains, validation generates
+    text scored by our CIDEr / BLEU-4 (list fields MMF's combined report extends), early
+    stopping reads CIDEr, and mmf_predict writes the generated captions."""
+    common = [
+        f"config={CONFIGS / 'shapes' / 'caption.yaml'}", "model=imgtune", "dataset=shapes",
+        f"env.user_dir={USER_DIR}", *SHAPES_TINY, *RUN_TINY,
+        "model_config.imgtune.generation.max_new_tokens=4",
+    ]  # fmt: skip
+    log = mmf(tmp_path, "run", *common, "run_type=train_val")
+    assert "train/shapes/lm_cross_entropy" in log, log[-3000:]
+    for metric in ("imgtune_cider", "imgtune_bleu4"):
+        assert f"val/shapes/{metric}" in log, log[-3000:]
+    assert "best_val/shapes/imgtune_cider" in log, "early stopping did not read CIDEr"
+
+    save = tmp_path / "save"
+    log = mmf(tmp_path, "predict", *common, "run_type=test",
+              f"checkpoint.resume_file={save / 'best.ckpt'}")  # fmt: skip
+    reports = sorted(save.glob("shapes_imgtune_*/reports/shapes_*test*.json"))
+    assert reports, f"mmf_predict wrote no captions json:\n{log[-3000:]}"
+    rows = json.loads(reports[-1].read_text())
+    assert len(rows) == 8 and all(set(row) == {"id", "caption"} for row in rows), rows[:2]
+    assert all(isinstance(row["caption"], str) for row in rows)
+    assert len({row["id"] for row in rows}) == 8, "an image captioned twice"
 
 
 def test_mmf_own_hateful_memes_builder_and_lmdb_feed_imgtune(tmp_path):
