@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import torch
-from omegaconf import OmegaConf
 
-from mmf_imgtune.cli.generate import GenerateError, find_config, load_model
+from mmf_imgtune.cli.generate import GenerateError, generating_run
 
 HELP = "commands: /image PATH [BOXES_JSON]  /reset  /help  /quit"
 
@@ -89,9 +88,8 @@ def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
     from mmf_imgtune.models.imgtune.chat import ChatSession
     from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
 
-    args.config_path = find_config(args.checkpoint, args.config)
-    config = OmegaConf.load(args.config_path)
-    model = load_model(config, args.checkpoint, args.device)
+    run = generating_run(args)
+    config, model = run.config, run.model
     try:
         renderer = renderer_of(config)
     except ValueError as error:

@@ -26,10 +26,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import torch
-from omegaconf import OmegaConf
 
 from mmf_imgtune.cli.chat import image_batch
-from mmf_imgtune.cli.generate import GenerateError, find_config, load_model
+from mmf_imgtune.cli.generate import GenerateError, generating_run
 
 PAGE = (Path(__file__).with_name("chat_page.html")).read_text(encoding="utf-8")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes
@@ -42,10 +41,9 @@ class ChatApp:
         from mmf_imgtune.models.imgtune.chat import ChatSession
         from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
 
-        args.config_path = find_config(args.checkpoint, args.config)
         args.boxes = args.objects = None
-        self.args, self.config = args, OmegaConf.load(args.config_path)
-        self.model = load_model(self.config, args.checkpoint, args.device)
+        run = generating_run(args)
+        self.args, self.config, self.model = args, run.config, run.model
         hf_model = self.model._hf_model()
         if hasattr(hf_model, "set_attn_implementation"):  # weights for the attention picture
             hf_model.set_attn_implementation("eager")

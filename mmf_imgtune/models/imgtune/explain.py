@@ -235,18 +235,13 @@ def explain_example(
 def explain_split_example(run_dir: str, split: str, index: int, out_png: str) -> dict:
     """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
     ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls."""
-    from omegaconf import OmegaConf
-
     from mmf_imgtune.common.collate import BatchCollator
     from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
     from mmf_imgtune.registry import registry
-    from mmf_imgtune.trainer.run import build_model, load_model_weights
+    from mmf_imgtune.trainer.load_run import load_run
 
-    run = Path(run_dir)
-    config = OmegaConf.load(run / "config.yaml")
-    checkpoint = run / "best.ckpt" if (run / "best.ckpt").is_file() else run / "current.ckpt"
-    model = build_model(config)
-    load_model_weights(model, str(checkpoint))
+    run = load_run(run_dir)
+    config, model = run.config, run.model
     name = config.datasets[0]
     dataset = registry.get_builder_class(name)().load(config.dataset_config[name], split)
     sample = dataset[index]
