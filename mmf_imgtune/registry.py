@@ -87,6 +87,12 @@ KINDS: dict[str, Kind] = {
         "A region-feature projector: ``Projector(in_dim, out_dim, hidden_dim=None)``, an "
         "nn.Module mapping (B, N, in_dim) to (B, N, out_dim)."
     ),
+    "task_head": Kind(
+        "An ImgTune task (``model_config.imgtune.task``): a ``heads.TaskHead`` nn.Module built "
+        "by ``Head.from_config(model_config, hidden_size)``; it owns the task's head modules "
+        "and ``run(model, sample_list, visual) -> {'scores', 'losses', ...}``.",
+        constructor="from_config",
+    ),
     "region_backend": Kind(
         "A regions.base.RegionBackend subclass; ``Backend.from_options(**options)`` takes "
         "``extract_features``'s model options (weights, device, ...) and a RegionOptions.",
