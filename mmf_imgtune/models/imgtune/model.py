@@ -22,7 +22,7 @@ from mmf_imgtune.models.base_model import BaseModel
 from mmf_imgtune.models.imgtune import heads  # noqa: F401  (registers the task heads)
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
-from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
+from mmf_imgtune.models.imgtune.online_encoder import build_online_encoder
 from mmf_imgtune.models.imgtune.placement import place_visual
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
@@ -110,7 +110,7 @@ class ImgTune(BaseModel):
             # Classifier and retrieval heads read hidden states: the LM head never runs.
             lm_lib.freeze_output_embeddings(self._hf_model())
         # Joint training: online CNN + RoIAlign features (after freezing: it has its own switch).
-        self.image_encoder = build_image_encoder(cfg, int(cfg.region_encoder.feature_dim))
+        self.image_encoder = build_online_encoder(cfg, int(cfg.region_encoder.feature_dim))
 
     def _hf_model(self) -> torch.nn.Module:
         """The HF model under any peft wrapper."""

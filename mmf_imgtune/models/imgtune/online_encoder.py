@@ -199,7 +199,7 @@ class RoIBackboneEncoder(nn.Module):
         return self.pool(image, bbox, num_boxes.to(bbox.device).long(), scale)
 
 
-def build_image_encoder(model_config: Any, feature_dim: int) -> nn.Module | None:
+def build_online_encoder(model_config: Any, feature_dim: int) -> nn.Module | None:
     """The online encoder of ``model_config.image_encoder``, or None for precomputed features.
 
     Args:
