@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from omegaconf import OmegaConf
+
 T = TypeVar("T")
 
 
@@ -137,8 +139,6 @@ def _as_kwargs(params: Any) -> dict[str, Any]:
     if params is None:
         return {}
     if hasattr(params, "_get_node"):  # an OmegaConf node: resolve interpolations
-        from omegaconf import OmegaConf
-
         return dict(OmegaConf.to_container(params, resolve=True))
     return dict(params)
 

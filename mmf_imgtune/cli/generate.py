@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import DictConfig
+from PIL import Image
 
+from mmf_imgtune.common.sample import Sample, SampleList
+from mmf_imgtune.io.features.info import pad_region_sample
+from mmf_imgtune.models.imgtune.explain import explain_example
+from mmf_imgtune.regions.images import load_image
 from mmf_imgtune.trainer.load_run import LoadedRun, MissingConfigError, RunLoadError, load_run
 
 
@@ -160,8 +165,6 @@ def make_sample_list(args: argparse.Namespace, run: LoadedRun) -> tuple:
     Returns:
         (SampleList, the prompt processor's ``answer_prefix``).
     """
-    from mmf_imgtune.common.sample import Sample, SampleList
-    from mmf_imgtune.regions.images import load_image
 
     config, model, dataset = run.config, run.model, run.dataset
     dataset_config = config.dataset_config[dataset]
@@ -175,6 +178,7 @@ def make_sample_list(args: argparse.Namespace, run: LoadedRun) -> tuple:
     objects = parse_objects(args.objects, boxes)
     model_config = config.model_config[config.model]
     if getattr(model, "image_encoder", None) is None:
+        # Lazily: generate_regions imports GenerateError from this module (a cycle).
         from mmf_imgtune.cli.generate_regions import extract_regions
 
         features, info = extract_regions(image, boxes, args, dataset, dataset_config, model_config)
@@ -188,12 +192,10 @@ def make_sample_list(args: argparse.Namespace, run: LoadedRun) -> tuple:
                 "this checkpoint computes features online from given boxes; "
                 "pass --boxes '[[x1, y1, x2, y2], ...]'"
             )
-        from mmf_imgtune.io.features.info import pad_region_sample
 
         raw = {"bbox": boxes, "image_width": image.shape[2], "image_height": image.shape[1]}
         _, info = pad_region_sample(np.zeros((len(boxes), 1), np.float32), raw, len(boxes))
         transform = _processor(run, "torchvision_transforms")
-        from PIL import Image
 
         with Image.open(args.image) as pil:
             pil = pil.convert("RGB")
@@ -221,8 +223,6 @@ def generate(argv: Sequence[str]) -> dict:
         )[0]
         result: dict = {"answer": answer}
         if args.explain:
-            from mmf_imgtune.models.imgtune.explain import explain_example
-
             result["explanation"] = explain_example(
                 model, batch, 0, args.image, args.explain, answer_prefix, question=args.prompt
             )

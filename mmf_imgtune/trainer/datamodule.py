@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from mmf_imgtune.config.checks import ConfigError
+from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.feature_check import check_feature_stores, save_feature_stores
 from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
@@ -67,8 +68,6 @@ class MMFDataModule(pl.LightningDataModule):
                 builder.build(self._dataset_config(name), split)
 
     def _needed_splits(self) -> list[str]:
-        from mmf_imgtune.config.run_type import RunPhases
-
         phases = RunPhases.parse(self.config.run_type)
         splits = []
         if phases.train:

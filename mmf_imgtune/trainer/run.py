@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -58,8 +59,6 @@ def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig
         if fmt == "json":
             data = json.dumps(rows, indent=1).encode()
         else:
-            import io
-
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()) if rows else ["id"])
             writer.writeheader()

@@ -34,6 +34,7 @@ def build_bert(config: DictConfig, model_class: Any = None, **extra: Any) -> nn.
         model_class: the transformers class (default ``BertModel``).
         extra: config fields forced on top (e.g. ``visual_embedding_dim``).
     """
+    # lazy: transformers' BERT loads with a baseline, not with `import mmf_imgtune`
     from transformers import BertConfig, BertModel
 
     model_class = model_class or BertModel
@@ -158,6 +159,7 @@ class GridEncoder(nn.Module):
 
     def __init__(self, resnet: str, weights: str | None, grid_size: int):
         super().__init__()
+        # lazy: torchvision's models load only for image_encoder.type=grid
         import torchvision
 
         if not hasattr(torchvision.models, resnet):

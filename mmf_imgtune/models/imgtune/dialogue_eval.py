@@ -17,6 +17,7 @@ from typing import Any
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
+from mmf_imgtune.data.processors.base import build_processor
 from mmf_imgtune.models.imgtune.chat import ChatSession
 
 
@@ -97,7 +98,6 @@ def load_checkpoint(save_dir: str | Path, device: str = "cpu", checkpoint: str =
 
 def renderer_of(config: Any) -> ChatRenderer:
     """The ``ChatRenderer`` of the run's first data set's chat_prompt processor."""
-    from mmf_imgtune.data.processors.base import build_processor
 
     dataset = str(config.datasets[0])
     for spec in (config.dataset_config[dataset].get("processors") or {}).values():

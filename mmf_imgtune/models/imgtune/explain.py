@@ -15,13 +15,18 @@ The figure shows the image, its boxes coloured by weight, a colour bar, question
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
+from mmf_imgtune.common.collate import BatchCollator
 from mmf_imgtune.common.sample import SampleList
+from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
+from mmf_imgtune.registry import registry
 
 
 def select_sample(sample_list: Any, index: int) -> SampleList:
@@ -107,8 +112,6 @@ def _normalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 def _load_image(sample: SampleList, image_path: str | None) -> np.ndarray:
     if image_path:
-        from PIL import Image
-
         with Image.open(image_path) as image:
             return np.asarray(image.convert("RGB"))
     if "image" in sample:
@@ -235,9 +238,7 @@ def explain_example(
 def explain_split_example(run_dir: str, split: str, index: int, out_png: str) -> dict:
     """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
     ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls."""
-    from mmf_imgtune.common.collate import BatchCollator
-    from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
-    from mmf_imgtune.registry import registry
+    # Lazily: models sit below the trainer layer, which owns load_run
     from mmf_imgtune.trainer.load_run import load_run
 
     run = load_run(run_dir)
@@ -257,7 +258,6 @@ def explain_split_example(run_dir: str, split: str, index: int, out_png: str) ->
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mmf_imgtune.models.imgtune.explain RUN_DIR [--split test --index 0 --out PNG]``"""
-    import argparse
 
     parser = argparse.ArgumentParser(description="Save a region-attention PNG for one example.")
     parser.add_argument("run_dir", help="a finished run's env.save_dir (config.yaml + checkpoints)")

@@ -27,6 +27,7 @@ from mmf_imgtune.models.imgtune.placement import place_visual
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
+from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 FUSION_MODES = ("prefix", "cross_attention", "both")
 
@@ -119,7 +120,6 @@ class ImgTune(BaseModel):
     def _check_tokenizer(self, hf_model: torch.nn.Module) -> Any:
         if not self.config.tokenizer:
             return None
-        from mmf_imgtune.utils.tokenizers import build_tokenizer
 
         tokenizer = build_tokenizer(self.config.tokenizer)
         vocab = hf_model.get_input_embeddings().num_embeddings
