@@ -83,25 +83,41 @@ def region_weights(
     )
     parts = []
     if prefix:
-        if not out.attentions or any(a is None for a in out.attentions):
-            raise RuntimeError(
-                "explanations of prefix fusion need the LLM's attention weights, and it "
-                "returned none although it ran with eager attention; set "
-                "model_config.imgtune.lm.attn_implementation=eager"
-            )
-        layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)
-        parts.append(layers.mean(0)[queries + offset, :offset].mean(0))  # (K,)
+        attention = mean_self_attention(out)  # (S, S)
+        parts.append(attention[queries + offset, :offset].mean(0))  # (K,)
     if record:
         blocks = torch.stack([w[0].float() for w in record])  # (blocks, S, K)
         parts.append(blocks.mean(0)[queries + offset].mean(0))
-    weights = [_normalise(p, vmask[0]) for p in parts]
+    weights = [normalise_weights(p, vmask[0]) for p in parts]
     over_tokens = torch.stack(weights).mean(0)  # (K,)
     if "region_attention" in visual:  # resampler: latents -> regions
         over_tokens = over_tokens @ visual["region_attention"][0].float()  # (N,)
-    return _normalise(over_tokens, visual["region_mask"][0])
+    return normalise_weights(over_tokens, visual["region_mask"][0])
 
 
-def _normalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def mean_self_attention(out: Any) -> torch.Tensor:
+    """The LLM's self-attention of sample 0, averaged over layers and heads.
+
+    Args:
+        out: the HF output of a pass with ``attentions=True`` (``ImgTune._run_lm``, which runs
+            that pass with the eager kernel, ``lm.attention_kernel``).
+
+    Returns:
+        (S, S) float: query position x key position.
+    """
+    if not out.attentions or any(a is None for a in out.attentions):
+        raise RuntimeError(
+            "explanations of prefix fusion need the LLM's attention weights, and it returned "
+            "none although the pass ran with eager attention (lm.attention_kernel): this LLM "
+            "cannot return attention weights; explain with fusion=cross_attention instead"
+        )
+    layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)
+    return layers.mean(0)
+
+
+def normalise_weights(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Non-negative ``weights`` (K,) on the ``keep`` positions, summing to 1 (uniform when
+    none carries any weight)."""
     weights = weights.clamp(min=0) * keep.to(weights.dtype)
     total = weights.sum()
     if total <= 0:  # no signal (e.g. zero boxes): uniform over real boxes
