@@ -70,10 +70,13 @@ class LoadedRun:
 
     @property
     def processors(self) -> dict[str, Any]:
-        """Every processor of the first data set, by its key under ``processors``."""
+        """Every processor of the first data set, by its key under ``processors`` (built
+        afresh on each access; ``processor(kind)`` keeps one per kind)."""
         specs = self.config.dataset_config[self.dataset].get("processors") or {}
         return {
-            name: self.processor(str(spec.type)) for name, spec in specs.items() if spec is not None
+            name: registry.build("processor", spec)
+            for name, spec in specs.items()
+            if spec is not None
         }
 
 
