@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from omegaconf import OmegaConf
+
 T = TypeVar("T")
 
 
@@ -87,6 +89,12 @@ KINDS: dict[str, Kind] = {
         "A region-feature projector: ``Projector(in_dim, out_dim, hidden_dim=None)``, an "
         "nn.Module mapping (B, N, in_dim) to (B, N, out_dim)."
     ),
+    "task_head": Kind(
+        "An ImgTune task (``model_config.imgtune.task``): a ``heads.TaskHead`` nn.Module built "
+        "by ``Head.from_config(model_config, hidden_size)``; it owns the task's head modules "
+        "and ``run(model, sample_list, visual) -> {'scores', 'losses', ...}``.",
+        constructor="from_config",
+    ),
     "region_backend": Kind(
         "A regions.base.RegionBackend subclass; ``Backend.from_options(**options)`` takes "
         "``extract_features``'s model options (weights, device, ...) and a RegionOptions.",
@@ -131,8 +139,6 @@ def _as_kwargs(params: Any) -> dict[str, Any]:
     if params is None:
         return {}
     if hasattr(params, "_get_node"):  # an OmegaConf node: resolve interpolations
-        from omegaconf import OmegaConf
-
         return dict(OmegaConf.to_container(params, resolve=True))
     return dict(params)
 

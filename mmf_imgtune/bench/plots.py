@@ -9,6 +9,7 @@ from mmf_imgtune.bench.suite import Suite
 
 def plot_results(suite: Suite, results: dict, path: Path) -> Path:
     """Left: bar chart of the main metric (mean ± std); right: val curves, mean over seeds."""
+    # lazy: matplotlib loads only when a plot is drawn
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display

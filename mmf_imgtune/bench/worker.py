@@ -19,14 +19,17 @@ import resource
 import sys
 from pathlib import Path
 
+import torch
+
+from mmf_imgtune.config import ConfigError, build_config
 from mmf_imgtune.io.atomic import atomic_write
+from mmf_imgtune.trainer.datamodule import MMFDataModule
 
 
 def peak_memory_mb() -> dict[str, float | None]:
     """Peak RSS of this process and peak CUDA memory allocated, in MiB."""
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     gpu = None
-    import torch
 
     if torch.cuda.is_available():
         gpu = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -39,15 +42,12 @@ def write_json(path: Path, data: dict) -> None:
 
 def prepare(args: list[str]) -> None:
     """Run every dataset builder's ``build`` for the splits the run needs, nothing else."""
-    from mmf_imgtune.config import build_config
-    from mmf_imgtune.trainer.datamodule import MMFDataModule
 
     MMFDataModule(build_config(args)).prepare_data()
 
 
 def check(args: list[str]) -> None:
     """Build the run's config only: a wrong one exits with its one-line error."""
-    from mmf_imgtune.config import ConfigError, build_config
 
     try:
         build_config(args)
@@ -62,8 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     threads = os.environ.get("MMF_BENCH_THREADS")
     if threads:
-        import torch
-
         torch.set_num_threads(int(threads))
     if argv[0] == "--prepare":
         prepare(argv[1:])
@@ -71,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] == "--check":
         check(argv[1:])
         return
+    # Lazily: bench sits below cli (layers, docs/architecture.md)
     from mmf_imgtune.cli.run import run
 
     result_path, args = Path(argv[0]), argv[1:]

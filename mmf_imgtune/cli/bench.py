@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmf_imgtune.bench.suite import builtin_suites
+from mmf_imgtune.config import build_config
+
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    from mmf_imgtune.bench.suite import builtin_suites
-
     parser = argparse.ArgumentParser(
         prog="mmf_imgtune_bench",
         description="Train and compare models under one budget. Built-in suites: "
@@ -89,7 +91,6 @@ def apply_options(suite, args: argparse.Namespace):
 
 def dry_run(suite, out: Path) -> bool:
     """Build every model's run config (first seed); print each command or its error."""
-    from mmf_imgtune.config import build_config
 
     ok = True
     for entry in suite.models:
@@ -108,8 +109,6 @@ def check_first_run(suite, out: Path) -> None:
     key such as the data folder is missing): every run would fail the same way. Checked in
     a child process like the runs, so the suite's ``env.user_dir`` plugins are not imported
     into this one."""
-    import subprocess
-    import sys
 
     args = suite.run_args(suite.models[0], suite.seeds[0], out / "check")
     command = [sys.executable, "-m", "mmf_imgtune.bench.worker", "--check", *args]
@@ -125,6 +124,7 @@ def check_first_run(suite, out: Path) -> None:
 
 def bench(argv: Sequence[str]) -> dict | None:
     """Run a suite and write its reports; returns the results dict (None for --dry-run)."""
+    # lazy: the runner imports Lightning; --help and --list stay fast
     from mmf_imgtune.bench.plots import plot_results
     from mmf_imgtune.bench.report import write_reports
     from mmf_imgtune.bench.runner import run_suite

@@ -22,9 +22,19 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import torch
-from omegaconf import OmegaConf
 
-from mmf_imgtune.cli.generate import GenerateError, find_config, load_model
+from mmf_imgtune.cli.generate import (
+    GenerateError,
+    generating_run,
+    parse_boxes,
+    parse_objects,
+    warn_missing_classes,
+)
+from mmf_imgtune.cli.generate_regions import extract_regions
+from mmf_imgtune.common.sample import Sample, SampleList
+from mmf_imgtune.models.imgtune.chat import ChatSession
+from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
+from mmf_imgtune.regions.images import load_image
 
 HELP = "commands: /image PATH [BOXES_JSON]  /reset  /help  /quit"
 
@@ -49,10 +59,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def image_batch(args: argparse.Namespace, config: Any, model: Any, path: str, boxes: str | None):
     """A batch of one holding the image's region features, made as training made them."""
-    from mmf_imgtune.cli.generate import parse_boxes, parse_objects, warn_missing_classes
-    from mmf_imgtune.cli.generate_regions import extract_regions
-    from mmf_imgtune.common.sample import Sample, SampleList
-    from mmf_imgtune.regions.images import load_image
 
     if getattr(model, "image_encoder", None) is not None:
         raise GenerateError("checkpoints with an online image encoder are not served by chat yet")
@@ -86,12 +92,9 @@ def _prompted(lines: TextIO):
 
 def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
     """The read-answer loop; returns the number of answers given."""
-    from mmf_imgtune.models.imgtune.chat import ChatSession
-    from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
 
-    args.config_path = find_config(args.checkpoint, args.config)
-    config = OmegaConf.load(args.config_path)
-    model = load_model(config, args.checkpoint, args.device)
+    run = generating_run(args)
+    config, model = run.config, run.model
     try:
         renderer = renderer_of(config)
     except ValueError as error:

@@ -15,6 +15,7 @@ the image file; ``?boxes=[[x1, y1, x2, y2], ...]``), ``POST /api/ask`` (``{"text
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tempfile
@@ -25,11 +26,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import torch
-from omegaconf import OmegaConf
+from PIL import Image
 
 from mmf_imgtune.cli.chat import image_batch
-from mmf_imgtune.cli.generate import GenerateError, find_config, load_model
+from mmf_imgtune.cli.generate import GenerateError, generating_run
+from mmf_imgtune.models.imgtune.chat import ChatSession
+from mmf_imgtune.models.imgtune.chat_explain import draw_last_answer
+from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
 
 PAGE = (Path(__file__).with_name("chat_page.html")).read_text(encoding="utf-8")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes
@@ -39,13 +44,9 @@ class ChatApp:
     """The model, its chat session and the files of the current image (one user)."""
 
     def __init__(self, args: argparse.Namespace):
-        from mmf_imgtune.models.imgtune.chat import ChatSession
-        from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
-
-        args.config_path = find_config(args.checkpoint, args.config)
         args.boxes = args.objects = None
-        self.args, self.config = args, OmegaConf.load(args.config_path)
-        self.model = load_model(self.config, args.checkpoint, args.device)
+        run = generating_run(args)
+        self.args, self.config, self.model = args, run.config, run.model
         hf_model = self.model._hf_model()
         if hasattr(hf_model, "set_attn_implementation"):  # weights for the attention picture
             hf_model.set_attn_implementation("eager")
@@ -56,13 +57,8 @@ class ChatApp:
         self.lock = threading.Lock()  # one request at a time talks to the model
 
     def set_image(self, data: bytes, boxes: str | None) -> dict:
-        import numpy as np
-        from PIL import Image
-
         path = self.folder / "image.png"
         try:
-            import io
-
             with Image.open(io.BytesIO(data)) as image:
                 image.convert("RGB").save(path)
         except (OSError, SyntaxError, ValueError) as error:
@@ -74,8 +70,6 @@ class ChatApp:
         return {"ok": True, "regions": int(self.batch["image_info_0"]["num_boxes"][0])}
 
     def ask(self, text: str) -> dict:
-        from mmf_imgtune.models.imgtune.chat_explain import draw_last_answer
-
         if self.batch is None:
             raise GenerateError("upload an image first")
         answer = self.session.ask(text)

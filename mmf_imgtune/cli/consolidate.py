@@ -15,6 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
+from mmf_imgtune.errors import MMFImgtuneError
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
@@ -24,9 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("output", help="the checkpoint file to write")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    import torch
-
-    from mmf_imgtune.errors import MMFImgtuneError
+    # lazy: Lightning loads after argument parsing (fast --help)
     from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, consolidate
 
     try:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from mmf_imgtune.cli.options import add_passthrough_options, apply_threads
+from mmf_imgtune.errors import MMFImgtuneError
 
 OPTIONS = {  # flag: (type, help)
     "backend": (str, "torchvision (always available) or detectron2 (when it imports)"),
@@ -79,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
     apply_threads(args)
-    from mmf_imgtune.errors import MMFImgtuneError
+    # lazy: torchvision detection models load after argument parsing (fast --help)
     from mmf_imgtune.regions import extract_features
 
     try:

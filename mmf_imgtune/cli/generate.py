@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from PIL import Image
+
+from mmf_imgtune.common.sample import Sample, SampleList
+from mmf_imgtune.io.features.info import pad_region_sample
+from mmf_imgtune.models.imgtune.explain import explain_example
+from mmf_imgtune.regions.images import load_image
+from mmf_imgtune.trainer.load_run import LoadedRun, MissingConfigError, RunLoadError, load_run
 
 
 class GenerateError(ValueError):
@@ -68,53 +73,38 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def find_config(checkpoint: str, config: str | None) -> Path:
-    """The run's config.yaml: ``--config``, next to the checkpoint, or above ``models/``."""
-    if config:
-        if not os.path.isfile(config):
-            raise GenerateError(f"--config {config}: no such file")
-        return Path(config)
-    folder = Path(checkpoint).resolve().parent
-    for candidate in (folder / "config.yaml", folder.parent / "config.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise GenerateError(
-        f"no config.yaml next to {checkpoint} (looked in {folder} and {folder.parent}); pass "
-        "--config <save_dir>/config.yaml of the run that wrote the checkpoint"
-    )
+def open_run(args: argparse.Namespace) -> LoadedRun:
+    """``load_run`` of ``--checkpoint`` (and ``--config``); a missing file is a GenerateError."""
+    try:
+        run = load_run(args.checkpoint, args.device, config=args.config)
+    except MissingConfigError as error:
+        raise GenerateError(f"{error}: --config <save_dir>/config.yaml") from None
+    except RunLoadError as error:
+        raise GenerateError(str(error)) from None
+    # The training store is found relative to the run folder (generate_regions.py).
+    args.config_path = run.save_dir / "config.yaml"
+    return run
 
 
-def load_model(config: DictConfig, checkpoint: str, device: str) -> torch.nn.Module:
-    from mmf_imgtune.trainer.run import build_model, load_model_weights
-    from mmf_imgtune.utils.user_dir import import_user_dir
-
-    if not os.path.isfile(checkpoint):
-        raise GenerateError(f"--checkpoint {checkpoint}: no such file")
-    import mmf_imgtune  # noqa: F401  (registers built-in components)
-
-    import_user_dir(config.env.get("user_dir") if "env" in config else None)
-    if config.model_config[config.model].get("task", "generation") != "generation":
+def generating_run(args: argparse.Namespace) -> LoadedRun:
+    """``open_run`` of a checkpoint that generates text (``task: generation``)."""
+    run = open_run(args)
+    if run.config.model_config[run.config.model].get("task", "generation") != "generation":
         raise GenerateError(
-            f"{checkpoint}: model_config.{config.model}.task is not "
+            f"{args.checkpoint}: model_config.{run.config.model}.task is not "
             "'generation'; only text-generating checkpoints can answer prompts"
         )
-    model = build_model(config)
-    load_model_weights(model, checkpoint)
-    return model.to(device).eval()
+    return run
 
 
-def _processor(dataset_config: DictConfig, kind: str, dataset: str) -> Any | None:
-    from mmf_imgtune.data.processors.base import build_processor
-
-    for spec in (dataset_config.get("processors") or {}).values():
-        if spec is not None and spec.get("type") == kind:
-            return build_processor(spec)
-    if kind == "llm_prompt":
+def _processor(run: LoadedRun, kind: str) -> Any | None:
+    processor = run.processor(kind)
+    if processor is None and kind == "llm_prompt":
         raise GenerateError(
-            f"dataset_config.{dataset}.processors has no llm_prompt processor; "
+            f"dataset_config.{run.dataset}.processors has no llm_prompt processor; "
             "the checkpoint was not trained to generate text from prompts"
         )
-    return None
+    return processor
 
 
 def _json_list(text: str | None, flag: str, example: str) -> Any:
@@ -169,27 +159,26 @@ def warn_missing_classes(info: dict, model_config: DictConfig, model: str) -> No
         )
 
 
-def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -> tuple:
+def make_sample_list(args: argparse.Namespace, run: LoadedRun) -> tuple:
     """A batch of one: prompt tensors, region features and (for online encoders) the image.
 
     Returns:
         (SampleList, the prompt processor's ``answer_prefix``).
     """
-    from mmf_imgtune.common.sample import Sample, SampleList
-    from mmf_imgtune.regions.images import load_image
 
-    dataset = str(config.datasets[0])
+    config, model, dataset = run.config, run.model, run.dataset
     dataset_config = config.dataset_config[dataset]
     try:
         image = load_image(args.image)
     except OSError as error:
         raise GenerateError(str(error)) from None
-    prompt_processor = _processor(dataset_config, "llm_prompt", dataset)
+    prompt_processor = _processor(run, "llm_prompt")
     sample = Sample(prompt_processor({"text": args.prompt}))
     boxes = parse_boxes(args.boxes)
     objects = parse_objects(args.objects, boxes)
     model_config = config.model_config[config.model]
     if getattr(model, "image_encoder", None) is None:
+        # Lazily: generate_regions imports GenerateError from this module (a cycle).
         from mmf_imgtune.cli.generate_regions import extract_regions
 
         features, info = extract_regions(image, boxes, args, dataset, dataset_config, model_config)
@@ -203,12 +192,10 @@ def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -
                 "this checkpoint computes features online from given boxes; "
                 "pass --boxes '[[x1, y1, x2, y2], ...]'"
             )
-        from mmf_imgtune.io.features.info import pad_region_sample
 
         raw = {"bbox": boxes, "image_width": image.shape[2], "image_height": image.shape[1]}
         _, info = pad_region_sample(np.zeros((len(boxes), 1), np.float32), raw, len(boxes))
-        transform = _processor(dataset_config, "torchvision_transforms", dataset)
-        from PIL import Image
+        transform = _processor(run, "torchvision_transforms")
 
         with Image.open(args.image) as pil:
             pil = pil.convert("RGB")
@@ -226,19 +213,16 @@ def make_sample_list(args: argparse.Namespace, config: DictConfig, model: Any) -
 def generate(argv: Sequence[str]) -> dict:
     """Run the command; returns ``answer`` (and ``explanation`` with --explain)."""
     args = parse_args(argv)
-    args.config_path = find_config(args.checkpoint, args.config)
-    config = OmegaConf.load(args.config_path)
     # A context, not torch.set_grad_enabled(False): a caller's process keeps its autograd.
     with torch.no_grad():
-        model = load_model(config, args.checkpoint, args.device)
-        batch, answer_prefix = make_sample_list(args, config, model)
+        run = generating_run(args)
+        model = run.model
+        batch, answer_prefix = make_sample_list(args, run)
         answer = model.generate(
             batch, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams
         )[0]
         result: dict = {"answer": answer}
         if args.explain:
-            from mmf_imgtune.models.imgtune.explain import explain_example
-
             result["explanation"] = explain_example(
                 model, batch, 0, args.image, args.explain, answer_prefix, question=args.prompt
             )

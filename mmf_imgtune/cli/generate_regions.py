@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.cli.generate import GenerateError
+from mmf_imgtune.io.features.info import pad_region_sample
 from mmf_imgtune.io.features.provenance import (
     describe_box_sources,
     describe_record,
@@ -29,6 +30,9 @@ from mmf_imgtune.io.features.provenance import (
     recipe_differences,
 )
 from mmf_imgtune.regions import RegionOptions, build_backend, extract_features
+from mmf_imgtune.regions.grid import grid_boxes
+from mmf_imgtune.regions.images import check_boxes
+from mmf_imgtune.registry import registry
 
 # extract_features' backend options a store written before records may have set; those its
 # data set's config does not say take extract_features' own defaults (declared there only).
@@ -42,7 +46,6 @@ def _extractor_defaults() -> dict[str, Any]:
 
 def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -> tuple:
     """(store path, its config key, its record or None) of the model's train split."""
-    from mmf_imgtune.registry import registry
 
     stores = registry.get_builder_class(dataset)().feature_stores(dataset_config, "train")
     if not stores:
@@ -111,8 +114,6 @@ def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictC
 
 def _choose_boxes(args: Any, boxes, record: dict | None, backend, image, path: str):
     """(boxes or None to detect, description) for the one image."""
-    from mmf_imgtune.regions.grid import grid_boxes
-    from mmf_imgtune.regions.images import check_boxes
 
     width, height = int(image.shape[2]), int(image.shape[1])
     if boxes is not None:
@@ -152,7 +153,6 @@ def extract_regions(
     Returns:
         ``image_feature_0`` (max_features, D) and ``image_info_0`` (``pad_region_sample``).
     """
-    from mmf_imgtune.io.features.info import pad_region_sample
 
     run_folder = Path(args.config_path).parent
     path, key, record = training_store(dataset, dataset_config, run_folder)

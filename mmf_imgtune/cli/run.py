@@ -10,6 +10,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from mmf_imgtune.config import ConfigError, build_config
+from mmf_imgtune.errors import MMFImgtuneError
+from mmf_imgtune.registry import RegistryError
+
 HELP = """usage: mmf_run config=<yaml> model=<name> dataset=<name>[,<name>...] [key=value ...]
 
 Options (MMF's):
@@ -40,8 +44,7 @@ def _main(args: Sequence[str], predict: bool = False) -> dict:
         print(HELP)
         raise SystemExit(0)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from mmf_imgtune.config import ConfigError, build_config
-    from mmf_imgtune.registry import RegistryError
+    # lazy: Lightning loads after --help is handled
     from mmf_imgtune.trainer import run_training
 
     args = list(args)
@@ -68,7 +71,6 @@ def predict(args: Sequence[str] | None = None) -> dict:
 def _console(entry: Callable[[], dict], name: str) -> None:
     """Our own errors (bad data, NaN loss, disk full, ...) carry the whole story in their
     message (file, line, key, update): print it without a traceback unless MMF_TRACEBACK=1."""
-    from mmf_imgtune.errors import MMFImgtuneError
 
     try:
         entry()

@@ -42,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
     apply_threads(args)
+    # lazy: torchvision detection models load after argument parsing (fast --help)
     from mmf_imgtune.regions.train import train_detector
 
     try:

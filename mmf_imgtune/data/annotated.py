@@ -15,11 +15,13 @@ import os
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
+from PIL import Image
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.base_dataset import BaseDataset
 from mmf_imgtune.errors import DataError
+from mmf_imgtune.io.features import FeatureReader
 
 # Records listed in an error message before "...".
 _SHOWN = 5
@@ -30,7 +32,6 @@ _READERS: dict[tuple[int, str, int], Any] = {}
 
 def feature_reader(path: str, max_features: int) -> Any:
     """This process's ``FeatureReader`` for ``path`` (opened on first use)."""
-    from mmf_imgtune.io.features import FeatureReader
 
     key = (os.getpid(), os.path.abspath(path), max_features)
     if key not in _READERS:
@@ -216,8 +217,6 @@ class AnnotatedDataset(BaseDataset):
             )
 
     def _load_image(self, record: dict) -> Any:
-        from PIL import Image
-
         path = self._image_path(record)
         try:
             with Image.open(path) as image:

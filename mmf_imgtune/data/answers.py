@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from mmf_imgtune.io.annotations import read_lines
 from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.modules.text_metrics import NUMBER_WORDS as _NUMBERS
 
@@ -60,7 +61,6 @@ class AnswerVocab:
     @classmethod
     def load(cls, path: str) -> AnswerVocab:
         """Read MMF's vocabulary file: one answer a line."""
-        from mmf_imgtune.io.annotations import read_lines
 
         return cls(read_lines(path, "answers"))
 

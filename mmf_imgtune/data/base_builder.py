@@ -38,6 +38,7 @@ class BaseDatasetBuilder:
         """
         if not config.get("use_features") or config.get("features") is None:
             return []
+        # Lazily: annotated.py subclasses this module's builder (a cycle)
         from mmf_imgtune.data.annotated import split_paths
 
         try:

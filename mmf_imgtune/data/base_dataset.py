@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
@@ -57,7 +58,6 @@ class BaseDataset(Dataset):
 
         Default: the argmax class and its probability for each ``id``.
         """
-        import torch
 
         scores = report["scores"]
         if scores.dim() == 2 and scores.size(1) > 1:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mmf_imgtune.errors import DataError
+from mmf_imgtune.utils.safe_pickle import safe_load_npy
 
 
 class AnnotationError(DataError):
@@ -140,7 +141,6 @@ def _load_json(path: str) -> list[dict[str, Any]]:
 
 def _load_imdb(path: str) -> list[dict[str, Any]]:
     # imdb files are object arrays, hence pickles: read them with the restricted loader.
-    from mmf_imgtune.utils.safe_pickle import safe_load_npy
 
     array = safe_load_npy(path)
     entries = list(array) if isinstance(array, (np.ndarray, list)) and np.ndim(array) else [array]

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 
 
 def data_parallel_size() -> int:
@@ -87,7 +88,6 @@ def token_cross_entropy(
         across_ranks: average over the scored tokens of every rank (training), not over this
             rank's alone.
     """
-    import torch.nn.functional as F
 
     flat, flat_targets = logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1)
     if not across_ranks:

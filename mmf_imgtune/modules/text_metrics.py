@@ -97,6 +97,7 @@ class _TextMetric(BaseMetric):
 @registry.register_metric("bleu4")
 class Bleu4(_TextMetric):
     def compute(self) -> float:
+        # pycocoevalcap loads only when a split computes BLEU/CIDEr
         from pycocoevalcap.bleu.bleu import Bleu
 
         gts, res = self._coco_inputs()
@@ -107,6 +108,7 @@ class Bleu4(_TextMetric):
 @registry.register_metric("cider")
 class Cider(_TextMetric):
     def compute(self) -> float:
+        # pycocoevalcap loads only when a split computes BLEU/CIDEr
         from pycocoevalcap.cider.cider import Cider as CiderScorer
 
         gts, res = self._coco_inputs()

@@ -18,6 +18,7 @@ import torch
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
 from mmf_imgtune.regions.options import RegionOptions
+from mmf_imgtune.regions.recipe import file_sha256, weights_identity
 from mmf_imgtune.regions.selection import select_regions
 from mmf_imgtune.registry import registry
 
@@ -30,6 +31,7 @@ INSTALL_HINT = (
 
 def _import_detectron2():
     try:
+        # detectron2 is optional: imported only when this backend is built
         import detectron2.data.transforms as transforms
         from detectron2.checkpoint import DetectionCheckpointer
         from detectron2.config import get_cfg
@@ -92,8 +94,6 @@ class Detectron2Backend(RegionBackend):
         self.selection = regions.selection()
 
     def recipe(self) -> dict:
-        from mmf_imgtune.regions.recipe import file_sha256, weights_identity
-
         config = os.path.abspath(self.config_file)
         return {
             "backend": self.name,

@@ -23,8 +23,9 @@ import torch
 from torchvision.ops import roi_align
 
 from mmf_imgtune.regions.base import RegionBackend, RegionResult
-from mmf_imgtune.regions.detector import BOX_HEAD_DIM, load_detector
+from mmf_imgtune.regions.detector import BOX_HEAD_DIM, load_detector, offline_mobilenet_v2_weights
 from mmf_imgtune.regions.options import RegionOptions
+from mmf_imgtune.regions.recipe import weights_identity
 from mmf_imgtune.regions.selection import select_regions
 from mmf_imgtune.registry import registry
 
@@ -82,9 +83,6 @@ class TorchvisionBackend(RegionBackend):
         self.feature_dim = dims[self.layer]
 
     def recipe(self) -> dict:
-        from mmf_imgtune.regions.detector import offline_mobilenet_v2_weights
-        from mmf_imgtune.regions.recipe import weights_identity
-
         imagenet = offline_mobilenet_v2_weights() if self.weights is None else None
         transform = self.model.transform
         return {

@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import DictConfig
 
 from mmf_imgtune.config.checks import ConfigError
@@ -65,12 +66,11 @@ def _strategy(training: DictConfig, model: torch.nn.Module | None) -> Any:
         raise ConfigError(f"training.strategy={name} is not one of {', '.join(STRATEGIES)}")
     backend = None if _on_gpu(training) else "gloo"  # gloo is the CPU backend
     if name == "ddp":
-        from lightning.pytorch.strategies import DDPStrategy
-
         # Every trainable parameter gets a gradient (tests/trainer/distributed check each model),
         # so DDP need not search the graph for unused ones.
         return DDPStrategy(process_group_backend=backend, find_unused_parameters=False)
     if name == "fsdp":
+        # torch's FSDP modules load only for training.strategy=fsdp
         from mmf_imgtune.trainer.fsdp import MMFFSDPStrategy
 
         if model is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,8 @@ def consolidate(folder: str | os.PathLike) -> dict:
         Lightning's metadata plus ``state_dict`` (full tensors) and ``optimizer_states``: what
         a single-file checkpoint holds, loadable by ``mmf_predict`` / ``resume_pretrained``.
     """
-    import tempfile
 
+    # torch.distributed.checkpoint loads only for sharded (FSDP) checkpoints
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 
     folder = Path(folder)

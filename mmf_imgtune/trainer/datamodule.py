@@ -5,6 +5,11 @@ checks the region feature stores against the model's ``feature_dim`` (``feature_
 and loads every split on every process. Training uses one loader over all datasets with
 size-proportional batches (``ResumableBatchSampler``); val/test use one loader per dataset so
 metrics stay per dataset.
+
+Hand-offs with ``MMFLightningModule`` (public methods, through Lightning's
+``trainer.datamodule``): ``resume_at(epoch, batches_in_epoch)`` on checkpoint load, so the
+first resumed epoch skips exactly the batches already trained; ``format_for_prediction``
+turns a test batch's output into prediction rows with the dataset's own formatter.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from mmf_imgtune.config.checks import ConfigError
+from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.feature_check import check_feature_stores, save_feature_stores
 from mmf_imgtune.trainer.sampling import MultiDataset, MultiDatasetCollator, ResumableBatchSampler
@@ -45,6 +51,13 @@ class MMFDataModule(pl.LightningDataModule):
         self.builders = {name: registry.get_builder_class(name)() for name in self.names}
         self.datasets: dict[str, list[Any]] = {}
         self.train_sampler: ResumableBatchSampler | None = None
+        # (epoch, batches already trained in it), applied by the next train_dataloader().
+        self.pending_resume: tuple[int, int] | None = None
+
+    def resume_at(self, epoch: int, batches_in_epoch: int) -> None:
+        """Continue training at ``epoch`` after its first ``batches_in_epoch`` batches (the
+        checkpoint's progress): the next ``train_dataloader`` skips exactly those."""
+        self.pending_resume = (int(epoch), int(batches_in_epoch))
 
     def _dataset_config(self, name: str) -> DictConfig:
         return self.config.dataset_config[name]
@@ -55,8 +68,6 @@ class MMFDataModule(pl.LightningDataModule):
                 builder.build(self._dataset_config(name), split)
 
     def _needed_splits(self) -> list[str]:
-        from mmf_imgtune.config.run_type import RunPhases
-
         phases = RunPhases.parse(self.config.run_type)
         splits = []
         if phases.train:
@@ -117,12 +128,9 @@ class MMFDataModule(pl.LightningDataModule):
                 rank=rank,
                 world_size=world,
             )
-        resume = (
-            getattr(self.trainer.lightning_module, "_resume_state", None) if self.trainer else None
-        )
-        if resume:
-            self.train_sampler.resume_at(resume["epoch"], resume["batches_in_epoch"])
-            self.trainer.lightning_module._resume_state = None
+        if self.pending_resume is not None:
+            self.train_sampler.resume_at(*self.pending_resume)
+            self.pending_resume = None
         if len(self.train_sampler) == 0:
             raise ValueError(
                 f"no full training batch: datasets {self.names} have {[len(d) for d in datasets]} "
@@ -159,5 +167,8 @@ class MMFDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> list[DataLoader]:
         return self._eval_loaders("test")
 
-    def dataset_for(self, split: str, index: int) -> Any:
-        return self.datasets[split][index]
+    def format_for_prediction(self, split: str, name: str, report: dict) -> list[dict]:
+        """Prediction rows of one batch of dataset ``name`` (``report``: the batch and the
+        model's output), by that dataset's ``format_for_prediction`` (MMF's)."""
+        dataset = self.datasets[split][self.names.index(name)]
+        return dataset.format_for_prediction(report)

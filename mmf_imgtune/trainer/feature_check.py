@@ -10,7 +10,9 @@ regions per image exceed ``max_features`` (e.g. a 5 x 5 grid = 26 regions into 1
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -18,6 +20,7 @@ from omegaconf import DictConfig
 from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.io.features.provenance import read_record, store_feature_dim
 from mmf_imgtune.regions.grid import grid_region_count
+from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
 
 # Where a model states the width of the region features it reads, in order of precedence.
 FEATURE_DIM_KEYS = ("region_encoder.feature_dim", "image_encoder.feature_dim", "feature_dim")
@@ -82,10 +85,6 @@ def check_feature_stores(
 
 def save_feature_stores(stores: dict, save_dir: str) -> None:
     """``<save_dir>/feature_stores.json``: the stores and their records, beside config.yaml."""
-    import json
-    from pathlib import Path
-
-    from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
 
     data = json.dumps(stores, indent=1, sort_keys=True).encode()
     atomic_write_bytes(Path(save_dir) / "feature_stores.json", lambda handle: handle.write(data))

@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from lightning.pytorch.strategies import FSDPStrategy
 from torch import nn
+from torch.distributed.fsdp import FullyShardedDataParallel
+from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
 from mmf_imgtune.io.atomic import temp_path
 from mmf_imgtune.trainer.checkpoint_io import replace_folder
@@ -61,8 +63,6 @@ class MMFFSDPStrategy(FSDPStrategy):
     """
 
     def __init__(self, model: nn.Module, **kwargs: Any):
-        from torch.distributed.fsdp.wrap import ModuleWrapPolicy
-
         classes = wrap_classes(model)
         # Sharded state: no rank ever gathers the whole model to save it.
         super().__init__(
@@ -76,7 +76,6 @@ class MMFFSDPStrategy(FSDPStrategy):
             # validate/test after fit: the layers are FSDP units already; reuse the root unit
             # that owns the remaining (flattened) parameters.
             return root
-        from torch.distributed.fsdp import FullyShardedDataParallel
 
         if self.root_device.type != "cpu":
             root = super()._setup_model(model)

@@ -3,7 +3,8 @@
 It owns optimisers, schedulers, logging, whole-split metrics and prediction collection; the
 model stays a plain ``nn.Module``. Exact resume: randomness is re-seeded from
 ``(seed, batch number, rank)`` before every training batch, and the number of batches trained
-in the current epoch is checkpointed so the sampler can skip exactly those on resume.
+in the current epoch is checkpointed (``mmf_progress``) and, on load, handed to the data
+module's public ``resume_at`` so the sampler skips exactly those.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class MMFLightningModule(pl.LightningModule):
         # Progress within the current epoch, checkpointed for exact resume.
         self.batches_in_epoch = 0
         self.total_batches = 0
-        self._resume_state: dict | None = None
         self.predictions: dict[str, list[dict]] = {}
         self.collect_predictions = False
         self.last_metrics: dict[str, float] = {}
@@ -166,10 +166,8 @@ class MMFLightningModule(pl.LightningModule):
 
     def _format_predictions(self, batch: Any, output: dict, name: str) -> list[dict]:
         rows = self.model.format_for_prediction(batch, output)
-        if rows is None:
-            index = self.dataset_names.index(name)
-            dataset = self.trainer.datamodule.dataset_for("test", index)
-            rows = dataset.format_for_prediction({**batch, **output})
+        if rows is None:  # the dataset maps class indices to answers (MMFDataModule's hand-off)
+            rows = self.trainer.datamodule.format_for_prediction("test", name, {**batch, **output})
         return rows
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -224,4 +222,8 @@ class MMFLightningModule(pl.LightningModule):
             return
         self.batches_in_epoch = progress["batches_in_epoch"]
         self.total_batches = progress["total_batches"]
-        self._resume_state = progress
+        # Lightning restores the module before it asks for the train loader: hand the
+        # position to the data module (None when loaders were passed without one).
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "resume_at"):
+            datamodule.resume_at(progress["epoch"], progress["batches_in_epoch"])

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
 
 
 def print_metrics(result: dict[str, Any], config: DictConfig) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{config.model} on {', '.join(config.datasets)}")
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
@@ -19,23 +20,13 @@ from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.build import build_trainer
-from mmf_imgtune.trainer.checkpoint_io import (
-    atomic_write_bytes,
-    checkpoint_step,
-    consolidate,
-    is_sharded_checkpoint,
-    safe_torch_load,
-)
+from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_step
 from mmf_imgtune.trainer.console import quiet_third_party
 from mmf_imgtune.trainer.datamodule import MMFDataModule, per_device_batch_size
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
+from mmf_imgtune.trainer.load_run import build_model, load_model_weights
 from mmf_imgtune.trainer.optim import check_optimization
 from mmf_imgtune.trainer.report import print_metrics
-
-
-def build_model(config: DictConfig) -> torch.nn.Module:
-    model_class = registry.get_model_class(config.model)
-    return model_class(config.model_config[config.model]).init_from_config()
 
 
 def resume_path(config: DictConfig) -> str | None:
@@ -57,24 +48,6 @@ def resume_path(config: DictConfig) -> str | None:
     return None
 
 
-def load_model_weights(model: torch.nn.Module, path: str) -> None:
-    """Weights only (no optimizer or progress): ``checkpoint.resume_pretrained``, inference.
-
-    A sharded folder is consolidated in memory first (``mmf_imgtune_consolidate`` writes the
-    same as one file)."""
-    state = consolidate(path) if is_sharded_checkpoint(path) else safe_torch_load(path)
-    state = state.get("state_dict", state)
-    state = {k.removeprefix("model."): v for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected:
-        raise KeyError(f"{path}: weights for unknown parameters {unexpected[:5]}; wrong model?")
-    if missing:
-        print(
-            f"[mmf_imgtune] {path}: {len(missing)} parameters kept their initial values, "
-            f"e.g. {missing[:3]}"
-        )
-
-
 def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig) -> list[str]:
     folder = Path(config.env.report_dir)
     fmt = str(config.evaluation.predict_file_format)
@@ -86,8 +59,6 @@ def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig
         if fmt == "json":
             data = json.dumps(rows, indent=1).encode()
         else:
-            import io
-
             buffer = io.StringIO()
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()) if rows else ["id"])
             writer.writeheader()

@@ -54,6 +54,7 @@ class StepFlops:
 
 def _matmul_layers() -> tuple[type, ...]:
     try:
+        # lazy: transformers loads only when FLOPs are counted
         from transformers.pytorch_utils import Conv1D
     except ImportError:  # not a transformers install: plain PyTorch layers only
         return (nn.Linear,)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +58,7 @@ def write_plugin(folder: str | os.PathLike, name: str, files: dict[str, str]) ->
 
 def checkpoint_weights(path: str | os.PathLike) -> dict:
     """The ``state_dict`` of a checkpoint our trainer wrote."""
+    # Lazily: utils sit below the trainer layer (layers)
     from mmf_imgtune.trainer.checkpoint_io import safe_torch_load
 
     return safe_torch_load(path)["state_dict"]
@@ -60,7 +66,6 @@ def checkpoint_weights(path: str | os.PathLike) -> dict:
 
 def assert_same_weights(a: dict, b: dict) -> None:
     """Two state dicts hold the same keys and bit-identical tensors (exact resume)."""
-    import torch
 
     assert a.keys() == b.keys()
     for key in a:
@@ -85,9 +90,6 @@ def write_caption_features(
     Returns:
         the folder (``data_dir/datasets/image_text_jsonl``).
     """
-    import json
-
-    import numpy as np
 
     root = Path(data_dir) / "datasets" / "image_text_jsonl"
     (root / "features").mkdir(parents=True, exist_ok=True)
@@ -111,7 +113,6 @@ def write_caption_features(
 
 def last_logged(save_dir: str | os.PathLike, key: str) -> float:
     """The last value of ``key`` in a run's ``logs/csv/metrics.csv`` (what it logged)."""
-    import csv
 
     with open(Path(save_dir) / "logs" / "csv" / "metrics.csv", newline="") as handle:
         values = [row[key] for row in csv.DictReader(handle) if row.get(key)]

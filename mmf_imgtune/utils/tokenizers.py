@@ -33,6 +33,7 @@ def split_words(text: str) -> list[str]:
 
 def word_level_tokenizer(words: Iterable[str]):
     """A ``PreTrainedTokenizerFast`` over a fixed vocabulary (special tokens first)."""
+    # lazy: tokenizers/transformers load when a tokenizer is built
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -59,6 +60,7 @@ def _read_words(path: str) -> list[str]:
             f"word_level.vocab_file '{path}' does not exist; give one word per line, or list "
             "the words under word_level.words."
         )
+    # Lazily: utils sit below io (layers, docs/architecture.md)
     from mmf_imgtune.io.annotations import read_lines
 
     return read_lines(path, "words")
@@ -76,6 +78,7 @@ def _use_gguf_eos(tokenizer, path: str) -> None:
     """
     if not os.path.isfile(path):
         return
+    # lazy: gguf loads only for .gguf tokenizer files
     from gguf import GGUFReader
 
     fields = GGUFReader(path).fields
@@ -114,6 +117,7 @@ def build_tokenizer(spec: DictConfig | dict):
             words += _read_words(words_spec.vocab_file)
         tokenizer = word_level_tokenizer(words)
     elif spec.get("name_or_path"):
+        # lazy: transformers loads when a tokenizer is built
         from transformers import AutoTokenizer
 
         kwargs = {"gguf_file": spec.gguf_file} if spec.get("gguf_file") else {}

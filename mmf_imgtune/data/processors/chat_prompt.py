@@ -39,6 +39,10 @@ DEFAULTS = {
     "add_image": True,
 }
 REQUIRED = ("tokenizer", "max_seq_length")
+# llm_prompt's keys, which a config layered over an llm_prompt one inherits (layers merge key
+# by key): the chat template decides the prompt text here, so a value would be silently
+# ignored. A layer drops an inherited one by setting it to null.
+LLM_PROMPT_KEYS = ("prompt_template", "answer_prefix", "add_bos")
 CACHE_SIZE = 200_000  # rendered dialogues kept per process
 
 
@@ -61,6 +65,13 @@ class ChatPromptProcessor(BaseProcessor):
         missing = [key for key in REQUIRED if key not in self.config]
         if missing:
             raise KeyError(f"chat_prompt params need {missing}; got {list(self.config.keys())}")
+        inherited = [key for key in LLM_PROMPT_KEYS if self.config.get(key) is not None]
+        if inherited:
+            raise KeyError(
+                f"chat_prompt params {inherited} are llm_prompt's and would be ignored (the "
+                "chat template renders the prompt): set them to null (an inherited key) or "
+                "put the prompt text in chat_template"
+            )
         self.config = OmegaConf.merge(DEFAULTS, self.config)
         self.tokenizer = build_tokenizer(self.config.tokenizer)
         self.max_seq_length = int(self.config.max_seq_length)

@@ -11,6 +11,7 @@ import enum
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 from torchvision import transforms as T
 
 from mmf_imgtune.data.processors.base import BaseProcessor
@@ -62,7 +63,6 @@ class TorchvisionTransforms(BaseProcessor):
                 "torchvision_transforms params need 'transforms', e.g. [ToTensor, "
                 "GrayScaleTo3Channels, {type: Resize, params: {size: [224, 224]}}]"
             )
-        from omegaconf import OmegaConf
 
         specs = OmegaConf.to_container(self.config.transforms, resolve=True)
         self.transform = T.Compose([_build_transform(spec) for spec in specs])

@@ -20,11 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.config.checks import check_override
 from mmf_imgtune.config.loader import DEFAULTS, load_yaml, resolve_path
+from mmf_imgtune.data.builders.shapes import ShapesBuilder
+from mmf_imgtune.data.shapes.generate import load_split
 
 
 def shapes_config(overrides: Sequence[str]) -> DictConfig:
     """The resolved ``dataset_config.shapes`` node after ``overrides`` (``a.b=c`` strings)."""
-    from mmf_imgtune.data.builders.shapes import ShapesBuilder
 
     config = OmegaConf.merge(
         load_yaml(DEFAULTS), load_yaml(resolve_path(ShapesBuilder.config_path()))
@@ -47,8 +48,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted config overrides")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
-    from mmf_imgtune.data.builders.shapes import ShapesBuilder
-    from mmf_imgtune.data.shapes.generate import load_split
 
     config = shapes_config(args.overrides)
     if args.no_features:

@@ -23,6 +23,8 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.data.shapes.generate import meta_path
 from mmf_imgtune.io.atomic import atomic_write
+from mmf_imgtune.io.features import FeatureReader, FeatureWriter
+from mmf_imgtune.io.features.npy_store import RECORD_FILE
 
 # The ``feature_extraction`` keys that decide the feature values.
 _RECIPE_KEYS = ("backend", "weights", "backbone", "layer", "min_size", "max_size", "boxes", "grid")
@@ -57,14 +59,11 @@ def _remove_split(folder: Path, split: str) -> None:
     for stale in folder.glob(f"{split}_*.npy"):
         stale.unlink()
     if not any(folder.glob("*_info.npy")):  # nothing left that the extraction record describes
-        from mmf_imgtune.io.features.npy_store import RECORD_FILE
-
         (folder / RECORD_FILE).unlink(missing_ok=True)
 
 
 def _label_objects(folder: str, records: list[dict]) -> None:
     """Write the ground-truth class ids into ``objects`` where the extractor left none."""
-    from mmf_imgtune.io.features import FeatureReader, FeatureWriter
 
     reader = FeatureReader(folder, max_features=1)
     with FeatureWriter(folder, format="npy", fsync=False) as writer:
@@ -90,6 +89,7 @@ def ensure_features(
     Returns:
         the feature folder (for ``FeatureReader``).
     """
+    # Lazily: data calls into regions only to extract (layers, docs/architecture.md)
     from mmf_imgtune.regions import ExtractionMismatchError, extract_features
 
     data_dir, options = str(config.data_dir), config.feature_extraction

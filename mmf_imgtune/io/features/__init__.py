@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 
+import lmdb
 import numpy as np
 import torch
 
@@ -40,8 +41,6 @@ class FeatureWriteError(MMFImgtuneError, OSError):
 
 
 def _out_of_space(error: BaseException) -> bool:
-    import lmdb
-
     return isinstance(error, (lmdb.MapFullError, lmdb.DiskError)) or (
         isinstance(error, OSError) and error.errno == errno.ENOSPC
     )

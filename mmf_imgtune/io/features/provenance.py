@@ -27,6 +27,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from mmf_imgtune.io.features import is_lmdb_path
+from mmf_imgtune.io.features.lmdb_store import LmdbFeatureStore
+from mmf_imgtune.io.features.npy_store import NpyFeatureStore
+
 RECORD_FORMAT = "mmf_imgtune.extraction/1"
 # Fields whose values decide what a feature vector means: all must agree within one store.
 RECIPE_KEYS = (
@@ -42,10 +46,6 @@ BOX_SOURCES = ("given", "grid", "detector")
 
 
 def _open_store(path: str) -> Any:
-    from mmf_imgtune.io.features import is_lmdb_path
-    from mmf_imgtune.io.features.lmdb_store import LmdbFeatureStore
-    from mmf_imgtune.io.features.npy_store import NpyFeatureStore
-
     return LmdbFeatureStore(path) if is_lmdb_path(path) else NpyFeatureStore(path)
 
 

@@ -34,6 +34,7 @@ def build_bert(config: DictConfig, model_class: Any = None, **extra: Any) -> nn.
         model_class: the transformers class (default ``BertModel``).
         extra: config fields forced on top (e.g. ``visual_embedding_dim``).
     """
+    # lazy: transformers' BERT loads with a baseline, not with `import mmf_imgtune`
     from transformers import BertConfig, BertModel
 
     model_class = model_class or BertModel
@@ -85,7 +86,7 @@ class TextEncoder(nn.Module):
         return output.pooler_output
 
 
-def region_mask(sample_list: Any, num_regions: int) -> torch.Tensor:
+def sample_region_mask(sample_list: Any, num_regions: int) -> torch.Tensor:
     """(B, N) long mask of real regions from ``image_info_0.num_boxes`` (all ones if absent).
 
     Datasets without ``image_info_0`` (e.g. ``toy``) pad nothing, so every region counts.
@@ -116,7 +117,7 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-class RegionEncoder(nn.Module):
+class RegionFeatureEncoder(nn.Module):
     """Region features ``image_feature_0`` (B, N, D), optionally with their 5-d boxes appended.
 
     Args:
@@ -140,7 +141,7 @@ class RegionEncoder(nn.Module):
                 f"image_feature_0 has width {features.size(-1)} but "
                 f"image_encoder.feature_dim is {self.feature_dim}; set them equal"
             )
-        mask = region_mask(sample_list, features.size(1))
+        mask = sample_region_mask(sample_list, features.size(1))
         if self.use_boxes:
             features = torch.cat([features, region_boxes(sample_list)], dim=-1)
         # Padded regions are zero in the file, but zero them again so boxes never leak in.
@@ -158,6 +159,7 @@ class GridEncoder(nn.Module):
 
     def __init__(self, resnet: str, weights: str | None, grid_size: int):
         super().__init__()
+        # lazy: torchvision's models load only for image_encoder.type=grid
         import torchvision
 
         if not hasattr(torchvision.models, resnet):
@@ -190,7 +192,7 @@ def build_image_encoder(config: DictConfig) -> nn.Module:
     """``config.image_encoder.type``: ``region`` or ``grid`` (MMF's two image variants)."""
     spec = config.image_encoder
     if spec.type == "region":
-        return RegionEncoder(int(spec.feature_dim), bool(spec.use_boxes))
+        return RegionFeatureEncoder(int(spec.feature_dim), bool(spec.use_boxes))
     if spec.type == "grid":
         return GridEncoder(str(spec.resnet), spec.weights, int(spec.grid_size))
     raise ValueError(f"image_encoder.type must be 'region' or 'grid', got '{spec.type}'")

@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmf_imgtune.models.imgtune.explain import _normalise, plot_explanation
+from mmf_imgtune.models.imgtune.explain import (
+    mean_self_attention,
+    normalise_weights,
+    plot_explanation,
+)
 
 
 @torch.no_grad()
@@ -38,25 +42,20 @@ def last_answer_weights(session: Any) -> torch.Tensor:
     )
     parts = []
     if prefix:
-        if not out.attentions or any(a is None for a in out.attentions):
-            raise RuntimeError(
-                "region attention of prefix fusion needs attention weights; load the model "
-                "with model_config.imgtune.lm.attn_implementation=eager"
-            )
         length = session.visual_length
         # Full positions: text index i sits at i, or i + P past the image.
         full = queries + length * (queries >= int(position)).long()
         start = int(position)  # the visual tokens are contiguous from the image place
-        layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)
-        parts.append(layers.mean(0)[full][:, start : start + length].mean(0))  # (K,)
+        attention = mean_self_attention(out)  # (S, S)
+        parts.append(attention[full][:, start : start + length].mean(0))  # (K,)
     if record:
         blocks = torch.stack([w[0].float() for w in record])  # (blocks, T, K)
         parts.append(blocks.mean(0)[queries].mean(0))
     vmask = visual["mask"][0]
-    over_tokens = torch.stack([_normalise(p, vmask) for p in parts]).mean(0)  # (K,)
+    over_tokens = torch.stack([normalise_weights(p, vmask) for p in parts]).mean(0)  # (K,)
     if "region_attention" in visual:  # resampler: latents -> regions
         over_tokens = over_tokens @ visual["region_attention"][0].float()
-    return _normalise(over_tokens, visual["region_mask"][0])
+    return normalise_weights(over_tokens, visual["region_mask"][0])
 
 
 def draw_last_answer(session: Any, batch: Any, image: np.ndarray, out_png: str) -> dict:

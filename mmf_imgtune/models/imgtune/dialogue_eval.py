@@ -17,6 +17,7 @@ from typing import Any
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
+from mmf_imgtune.data.processors.base import build_processor
 from mmf_imgtune.models.imgtune.chat import ChatSession
 
 
@@ -88,19 +89,15 @@ def shapes_dialogues(dataset: Any, limit: int | None = None):
 
 def load_checkpoint(save_dir: str | Path, device: str = "cpu", checkpoint: str = "current.ckpt"):
     """(model, renderer, run config) of an ``mmf_run`` folder with a chat_prompt processor."""
-    from omegaconf import OmegaConf
+    # Lazily: models sit below the trainer layer, which owns load_run.
+    from mmf_imgtune.trainer.load_run import load_run
 
-    from mmf_imgtune.cli.generate import find_config, load_model
-
-    path = Path(save_dir) / checkpoint
-    config = OmegaConf.load(find_config(str(path), None))
-    model = load_model(config, str(path), device)
-    return model, renderer_of(config), config
+    run = load_run(save_dir, device, checkpoint=checkpoint)
+    return run.model, renderer_of(run.config), run.config
 
 
 def renderer_of(config: Any) -> ChatRenderer:
     """The ``ChatRenderer`` of the run's first data set's chat_prompt processor."""
-    from mmf_imgtune.data.processors.base import build_processor
 
     dataset = str(config.datasets[0])
     for spec in (config.dataset_config[dataset].get("processors") or {}).values():

@@ -15,13 +15,18 @@ The figure shows the image, its boxes coloured by weight, a colour bar, question
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
+from mmf_imgtune.common.collate import BatchCollator
 from mmf_imgtune.common.sample import SampleList
+from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
+from mmf_imgtune.registry import registry
 
 
 def select_sample(sample_list: Any, index: int) -> SampleList:
@@ -78,25 +83,41 @@ def region_weights(
     )
     parts = []
     if prefix:
-        if not out.attentions or any(a is None for a in out.attentions):
-            raise RuntimeError(
-                "explanations of prefix fusion need the LLM's attention weights, and it "
-                "returned none although it ran with eager attention; set "
-                "model_config.imgtune.lm.attn_implementation=eager"
-            )
-        layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)
-        parts.append(layers.mean(0)[queries + offset, :offset].mean(0))  # (K,)
+        attention = mean_self_attention(out)  # (S, S)
+        parts.append(attention[queries + offset, :offset].mean(0))  # (K,)
     if record:
         blocks = torch.stack([w[0].float() for w in record])  # (blocks, S, K)
         parts.append(blocks.mean(0)[queries + offset].mean(0))
-    weights = [_normalise(p, vmask[0]) for p in parts]
+    weights = [normalise_weights(p, vmask[0]) for p in parts]
     over_tokens = torch.stack(weights).mean(0)  # (K,)
     if "region_attention" in visual:  # resampler: latents -> regions
         over_tokens = over_tokens @ visual["region_attention"][0].float()  # (N,)
-    return _normalise(over_tokens, visual["region_mask"][0])
+    return normalise_weights(over_tokens, visual["region_mask"][0])
 
 
-def _normalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def mean_self_attention(out: Any) -> torch.Tensor:
+    """The LLM's self-attention of sample 0, averaged over layers and heads.
+
+    Args:
+        out: the HF output of a pass with ``attentions=True`` (``ImgTune._run_lm``, which runs
+            that pass with the eager kernel, ``lm.attention_kernel``).
+
+    Returns:
+        (S, S) float: query position x key position.
+    """
+    if not out.attentions or any(a is None for a in out.attentions):
+        raise RuntimeError(
+            "explanations of prefix fusion need the LLM's attention weights, and it returned "
+            "none although the pass ran with eager attention (lm.attention_kernel): this LLM "
+            "cannot return attention weights; explain with fusion=cross_attention instead"
+        )
+    layers = torch.stack([a[0].float().mean(0) for a in out.attentions])  # (layers, S, S)
+    return layers.mean(0)
+
+
+def normalise_weights(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Non-negative ``weights`` (K,) on the ``keep`` positions, summing to 1 (uniform when
+    none carries any weight)."""
     weights = weights.clamp(min=0) * keep.to(weights.dtype)
     total = weights.sum()
     if total <= 0:  # no signal (e.g. zero boxes): uniform over real boxes
@@ -107,8 +128,6 @@ def _normalise(weights: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 def _load_image(sample: SampleList, image_path: str | None) -> np.ndarray:
     if image_path:
-        from PIL import Image
-
         with Image.open(image_path) as image:
             return np.asarray(image.convert("RGB"))
     if "image" in sample:
@@ -235,18 +254,11 @@ def explain_example(
 def explain_split_example(run_dir: str, split: str, index: int, out_png: str) -> dict:
     """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
     ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls."""
-    from omegaconf import OmegaConf
+    # Lazily: models sit below the trainer layer, which owns load_run
+    from mmf_imgtune.trainer.load_run import load_run
 
-    from mmf_imgtune.common.collate import BatchCollator
-    from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
-    from mmf_imgtune.registry import registry
-    from mmf_imgtune.trainer.run import build_model, load_model_weights
-
-    run = Path(run_dir)
-    config = OmegaConf.load(run / "config.yaml")
-    checkpoint = run / "best.ckpt" if (run / "best.ckpt").is_file() else run / "current.ckpt"
-    model = build_model(config)
-    load_model_weights(model, str(checkpoint))
+    run = load_run(run_dir)
+    config, model = run.config, run.model
     name = config.datasets[0]
     dataset = registry.get_builder_class(name)().load(config.dataset_config[name], split)
     sample = dataset[index]
@@ -262,7 +274,6 @@ def explain_split_example(run_dir: str, split: str, index: int, out_png: str) ->
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m mmf_imgtune.models.imgtune.explain RUN_DIR [--split test --index 0 --out PNG]``"""
-    import argparse
 
     parser = argparse.ArgumentParser(description="Save a region-attention PNG for one example.")
     parser.add_argument("run_dir", help="a finished run's env.save_dir (config.yaml + checkpoints)")

@@ -54,6 +54,7 @@ def build_lm(config: Any) -> nn.Module:
     ``name_or_path`` (+ ``gguf_file``) loads weights with ``from_pretrained``; otherwise
     ``config`` (a dict with ``model_type`` and sizes) builds a randomly initialised model.
     """
+    # lazy: transformers' model classes load when an LLM is built, not at import
     from transformers import AutoConfig, AutoModelForCausalLM
 
     kwargs = (
@@ -165,6 +166,7 @@ def insert_cross_attention(
 
 def apply_lora(hf_model: nn.Module, config: Any) -> nn.Module:
     """Wrap with peft LoRA from ``lm.lora`` (r, alpha, dropout, target_modules, layers)."""
+    # lazy: peft loads only for lm_training=lora
     from peft import LoraConfig, get_peft_model
 
     model_type = hf_model.config.model_type

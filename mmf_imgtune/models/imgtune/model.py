@@ -19,14 +19,15 @@ import torch
 from omegaconf import OmegaConf
 
 from mmf_imgtune.models.base_model import BaseModel
-from mmf_imgtune.models.imgtune import heads
+from mmf_imgtune.models.imgtune import heads  # noqa: F401  (registers the task heads)
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
-from mmf_imgtune.models.imgtune.online_encoder import build_image_encoder
-from mmf_imgtune.models.imgtune.placement import place_visual, text_positions
+from mmf_imgtune.models.imgtune.online_encoder import build_online_encoder
+from mmf_imgtune.models.imgtune.placement import place_visual
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
+from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 FUSION_MODES = ("prefix", "cross_attention", "both")
 
@@ -62,11 +63,13 @@ class ImgTune(BaseModel):
     # --- build ---------------------------------------------------------------------------
     def build(self) -> None:
         cfg = self.config
-        if cfg.task not in heads.TASKS or cfg.fusion not in FUSION_MODES:
+        tasks = registry.names("task_head")
+        if cfg.task not in tasks or cfg.fusion not in FUSION_MODES:
             raise ValueError(
                 f"model_config.imgtune task='{cfg.task}' fusion='{cfg.fusion}'; use task in "
-                f"{heads.TASKS} and fusion in {FUSION_MODES}"
+                f"{tasks} and fusion in {FUSION_MODES}"
             )
+        head_class = registry.get_task_head_class(cfg.task)
         hf_model = lm_lib.build_lm(cfg.lm)
         self.tokenizer = self._check_tokenizer(hf_model)
         if cfg.gradient_checkpointing:
@@ -84,10 +87,10 @@ class ImgTune(BaseModel):
             cfg.region_encoder, hidden, "model_config.imgtune.region_encoder"
         )
         self.xattn_layers: list = []
-        if self.uses_cross_attention and cfg.task == "retrieval":
+        if self.uses_cross_attention and not head_class.fuses_cross_attention:
             # Blocks that never run get no gradient: dead weight, and DDP would stop on them.
             warnings.warn(
-                f"model_config.imgtune.fusion={cfg.fusion} does not apply to task=retrieval (a "
+                f"model_config.imgtune.fusion={cfg.fusion} does not apply to task={cfg.task} (a "
                 "dual encoder: the text side runs the LLM on text alone); no cross-attention "
                 "blocks are built",
                 stacklevel=2,
@@ -101,32 +104,14 @@ class ImgTune(BaseModel):
                 int(xa.num_heads),
                 int(xa.ff_mult),
             )
-        if cfg.task == "vqa_classification":
-            if int(cfg.num_answers) < 1:
-                raise ValueError(
-                    "task=vqa_classification needs model_config.imgtune.num_answers "
-                    "= the dataset's answer vocabulary size"
-                )
-            self.head = heads.ClassifierHead(hidden, int(cfg.num_answers), float(cfg.dropout))
-        elif cfg.task == "binary":
-            self.head = heads.ClassifierHead(hidden, 2, float(cfg.dropout))
-        elif cfg.task == "classification":
-            if int(cfg.num_labels) < 2:
-                raise ValueError(
-                    f"task=classification needs model_config.imgtune.num_labels >= 2 (the "
-                    f"dataset's number of classes); got {cfg.num_labels}"
-                )
-            self.head = heads.ClassifierHead(hidden, int(cfg.num_labels), float(cfg.dropout))
-        elif cfg.task == "retrieval":
-            self.head = heads.RetrievalHead(
-                hidden, int(cfg.retrieval.embed_dim), float(cfg.retrieval.temperature)
-            )
+        # Built here, after the gated blocks, so random initialisation keeps its order.
+        self.head = registry.build("task_head", cfg.task, cfg, hidden)
         lm_lib.set_trainable(self, "lm", str(cfg.lm_training), list(cfg.unfreeze))
-        if cfg.task != "generation":
+        if not self.head.uses_lm_head:
             # Classifier and retrieval heads read hidden states: the LM head never runs.
             lm_lib.freeze_output_embeddings(self._hf_model())
         # Joint training: online CNN + RoIAlign features (after freezing: it has its own switch).
-        self.image_encoder = build_image_encoder(cfg, int(cfg.region_encoder.feature_dim))
+        self.image_encoder = build_online_encoder(cfg, int(cfg.region_encoder.feature_dim))
 
     def _hf_model(self) -> torch.nn.Module:
         """The HF model under any peft wrapper."""
@@ -135,7 +120,6 @@ class ImgTune(BaseModel):
     def _check_tokenizer(self, hf_model: torch.nn.Module) -> Any:
         if not self.config.tokenizer:
             return None
-        from mmf_imgtune.utils.tokenizers import build_tokenizer
 
         tokenizer = build_tokenizer(self.config.tokenizer)
         vocab = hf_model.get_input_embeddings().num_embeddings
@@ -265,88 +249,10 @@ class ImgTune(BaseModel):
             "num_latents), or generation.max_new_tokens"
         )
 
-    def _text_inputs(self, sample_list: Any, prompt_only: bool):
-        if prompt_only and "prompt_ids" in sample_list:
-            return sample_list["prompt_ids"], sample_list["prompt_mask"]
-        return sample_list["input_ids"], sample_list["input_mask"]
-
-    def _loss_key(self, sample_list: Any, name: str) -> str:
-        split = sample_list.get("dataset_type", "train")
-        return f"{split}/{sample_list.get('dataset_name', 'dataset')}/{name}"
-
     # --- forward -------------------------------------------------------------------------
     def forward(self, sample_list: Any) -> dict:
-        visual = self.encode_regions(sample_list)
-        task = self.config.task
-        if task == "retrieval":
-            return self._forward_retrieval(sample_list, visual)
-        record = [] if self.config.return_attention else None
-        ids, mask = self._text_inputs(sample_list, prompt_only=task != "generation")
-        body = task != "generation"
-        place = sample_list.get("image_position") if task == "generation" else None
-        # Generation: LM-head logits for the T text positions only, none for the visual prefix
-        # (the (P, V) matmul over the vocabulary would be thrown away). Visual tokens spliced
-        # inside the text (a dialogue's <image>) leave text on both sides: keep them all.
-        keep = 0 if body or place is not None else ids.size(1)
-        out, prefix = self._run_lm(
-            self._embed(ids),
-            mask,
-            visual,
-            record,
-            body_only=body,
-            logits_to_keep=keep,
-            image_position=place,
-        )
-        output: dict[str, Any] = {"losses": {}}
-        if "region_attention" in visual:
-            output["region_attention"] = visual["region_attention"].detach()
-        if record is not None:
-            output["xattn_attention"] = record
-        if task == "generation":
-            if keep:
-                output["scores"] = out.logits  # (B, T, V): only the text positions were computed
-            else:
-                output["scores"] = text_positions(out.logits, prefix, place)  # (B, T, V) text only
-            if "labels" in sample_list:
-                # Mean over the answer tokens of the whole global batch (all ranks), so that
-                # data-parallel training takes the single-process step.
-                output["losses"][self._loss_key(sample_list, "lm_cross_entropy")] = heads.lm_loss(
-                    output["scores"], sample_list["labels"], across_ranks=self.training
-                )
-            if not self.training and self.config.generate_in_eval and "prompt_ids" in sample_list:
-                output["generated_text"] = self.generate(sample_list)
-            return output
-        pooled = heads.last_token_pool(out.last_hidden_state[:, prefix:], mask)  # (B, H)
-        output["scores"] = self.head(pooled)
-        if "targets" in sample_list:
-            output["losses"] = self._classification_loss(sample_list, output["scores"])
-        return output
-
-    def _classification_loss(self, sample_list: Any, scores: torch.Tensor) -> dict:
-        targets = sample_list["targets"]
-        if self.config.task == "vqa_classification":
-            if targets.dim() != 2 or targets.size(1) != scores.size(1):
-                raise ValueError(
-                    f"vqa_classification needs soft targets (B, {scores.size(1)}); got "
-                    f"{tuple(targets.shape)}. Set model_config.imgtune.num_answers to the "
-                    "dataset's answer vocabulary size"
-                )
-            name = "logit_bce"
-        else:
-            name = "cross_entropy"
-        loss = registry.get_loss_class(name)()(sample_list, {"scores": scores})
-        return {self._loss_key(sample_list, name): loss}
-
-    def _forward_retrieval(self, sample_list: Any, visual: dict) -> dict:
-        ids, mask = self._text_inputs(sample_list, prompt_only=True)
-        # Dual encoder: the text side runs the LLM on text alone, without visual tokens.
-        out, _ = self._run_lm(self._embed(ids), mask, None, body_only=True)
-        text = heads.last_token_pool(out.last_hidden_state, mask)
-        image = heads.masked_mean(visual["tokens"], visual["mask"])
-        # Training contrasts against the negatives of every rank (the global batch).
-        result = self.head(image, text, across_ranks=self.training)
-        loss = result.pop("loss")
-        return {**result, "losses": {self._loss_key(sample_list, "info_nce"): loss}}
+        """The task head's forward (``heads.py``) over this sample list's visual tokens."""
+        return self.head.run(self, sample_list, self.encode_regions(sample_list))
 
     # --- generation ----------------------------------------------------------------------
     @torch.no_grad()
@@ -444,9 +350,4 @@ class ImgTune(BaseModel):
         return classes | ({GatedCrossAttentionBlock} if self.xattn_layers else set())
 
     def format_for_prediction(self, sample_list: Any, model_output: dict) -> list[dict] | None:
-        if self.config.task != "generation" or "generated_text" not in model_output:
-            return None  # the dataset maps class indices to answers
-        key = "caption" if "captions" in sample_list else "answer"
-        ids = sample_list.get("id")
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids or [])
-        return [{"id": i, key: text} for i, text in zip(ids, model_output["generated_text"])]
+        return self.head.format_for_prediction(sample_list, model_output)

@@ -37,6 +37,7 @@ def _load_weights(module: nn.Module, backbone: str, weights: str) -> None:
                 f"image_encoder.weights=imagenet ships offline only for mobilenet_v2; for "
                 f"{backbone} give a local .pth path (torchvision's state dict) or 'random'"
             )
+        # Lazily: models sit below regions (torchvision detection), needed only here
         from mmf_imgtune.regions.detector import offline_mobilenet_v2_weights
 
         weights = offline_mobilenet_v2_weights()
@@ -51,6 +52,7 @@ def _load_weights(module: nn.Module, backbone: str, weights: str) -> None:
 
 def build_backbone(backbone: str, weights: str, num_blocks: int | None) -> nn.Module:
     """A CNN trunk (B, 3, H, W) -> (B, C, H/s, W/s) from torchvision, weights loaded."""
+    # lazy: torchvision's models load only for joint training
     from torchvision import models
 
     if backbone == "mobilenet_v2":
@@ -199,7 +201,7 @@ class RoIBackboneEncoder(nn.Module):
         return self.pool(image, bbox, num_boxes.to(bbox.device).long(), scale)
 
 
-def build_image_encoder(model_config: Any, feature_dim: int) -> nn.Module | None:
+def build_online_encoder(model_config: Any, feature_dim: int) -> nn.Module | None:
     """The online encoder of ``model_config.image_encoder``, or None for precomputed features.
 
     Args:
