@@ -244,14 +244,20 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     runtime, fit, plain = [], [], []
     time_plain_loop(min(20, args.updates), args)  # warm-up: imports, allocator, thread pools
+    time_runtime(min(20, args.updates), args)
     for repeat in range(args.repeats):
-        plain.append(time_plain_loop(args.updates, args))
-        loop_seconds, fit_seconds = time_runtime(args.updates, args)
+        # Alternate which runs first, so neither always inherits the other's allocator state.
+        if repeat % 2:
+            loop_seconds, fit_seconds = time_runtime(args.updates, args)
+            plain.append(time_plain_loop(args.updates, args))
+        else:
+            plain.append(time_plain_loop(args.updates, args))
+            loop_seconds, fit_seconds = time_runtime(args.updates, args)
         runtime.append(loop_seconds)
         fit.append(fit_seconds)
         print(
             f"repeat {repeat}: plain {plain[-1]:.2f}s  mmf_run loop {runtime[-1]:.2f}s "
-            f"(fit incl. set-up {fit[-1]:.2f}s)",
+            f"(fit incl. set-up {fit[-1]:.2f}s)  speed {plain[-1] / runtime[-1]:.3f}",
             flush=True,
         )
     median_plain = statistics.median(plain)
@@ -266,6 +272,10 @@ def main() -> None:
     print(f"fit ratio (start-up included): {statistics.median(fit) / median_plain:.3f}")
     print(f"ratio: {statistics.median(runtime) / median_plain:.3f}")
     print(f"speed: {median_plain / statistics.median(runtime):.3f} (bare / mmf_run)")
+    # Each repeat's two timings ran back to back, so their ratio is the least disturbed by a
+    # machine whose load drifts between repeats.
+    paired = statistics.median(p / r for p, r in zip(plain, runtime))
+    print(f"paired speed: {paired:.3f} (median over repeats of bare / mmf_run)")
 
 
 if __name__ == "__main__":

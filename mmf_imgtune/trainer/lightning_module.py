@@ -63,14 +63,17 @@ class MMFLightningModule(pl.LightningModule):
         self.collect_predictions = False
         self.last_metrics: dict[str, float] = {}
         self.skipped_nonfinite = 0
+        # Read once: an OmegaConf lookup costs microseconds, and these run at every batch.
+        training = config.training
+        self._seed = int(training.seed)
+        self._log_every = max(1, int(training.log_interval) * int(training.update_frequency))
 
     # --- training -----------------------------------------------------------------------
     def _reseed(self) -> None:
-        seed = int(self.config.training.seed)
-        value = (seed * 1_000_003 + self.total_batches * 7919 + self.global_rank) % (2**31)
+        value = (self._seed * 1_000_003 + self.total_batches * 7919 + self.global_rank) % (2**31)
         # The CPU generator directly: torch.manual_seed also walks every accelerator backend.
         torch.default_generator.manual_seed(value)
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
+        if torch.cuda.is_initialized():  # False without CUDA, decided without a device query
             torch.cuda.manual_seed_all(value)
         np.random.seed(value)
         random.seed(value)
@@ -102,10 +105,7 @@ class MMFLightningModule(pl.LightningModule):
 
     def _log_this_step(self) -> bool:
         # self.log costs about as much as a small model's step: log only what gets written.
-        interval = int(self.config.training.log_interval) * int(
-            self.config.training.update_frequency
-        )
-        return self.total_batches % max(1, interval) == 0 or self.total_batches == 1
+        return self.total_batches % self._log_every == 0 or self.total_batches == 1
 
     def _non_finite(self, loss: torch.Tensor, batch: Any) -> None:
         update = self.global_step + 1

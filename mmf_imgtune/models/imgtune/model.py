@@ -174,6 +174,7 @@ class ImgTune(BaseModel):
         body_only=False,
         logits_to_keep=0,
         image_position=None,
+        padded=True,
     ):
         """One LLM pass over text embeddings (B, T, H) with the configured fusion.
 
@@ -183,6 +184,10 @@ class ImgTune(BaseModel):
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
         visual prefix is already in the cache. ``image_position`` (B,): the visual tokens go
         before that text position (a dialogue's ``<image>``, ``placement.py``), not in front.
+        ``padded=False`` promises that no position of any row is masked (checked once by the
+        caller): the LLM then gets no mask and counts positions from its cache, as HF's
+        ``generate`` does for an all-ones mask; a mask of ones would cost a device-wide check
+        in the LLM's mask code at every decoding step.
 
         Returns:
             the HF output and the prefix length P (text positions start at P).
@@ -199,6 +204,8 @@ class ImgTune(BaseModel):
         self._check_context(mask, tokens.size(1) if prefix else 0)
         # Positions count only real tokens, so padded boxes and pads leave no gap.
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
+        if not padded:
+            positions, mask = None, None  # the same positions: 0..L-1, counted by the LLM
         context = contextlib.nullcontext()
         if self.xattn_layers and visual is not None:
             repeat = embeds.size(0) // tokens.size(0)  # > 1 inside beam search
@@ -276,6 +283,17 @@ class ImgTune(BaseModel):
         prompt = self._embed(sample_list["prompt_ids"])
         eos = self.tokenizer.eos_token_id
 
+        mask = sample_list["prompt_mask"]
+        if self.uses_prefix:
+            full_mask, prefix = (
+                torch.cat([visual["mask"].to(mask.dtype), mask], 1),
+                visual["mask"].size(1),
+            )
+        else:
+            full_mask, prefix = mask, 0
+        self._check_context(full_mask, prefix, max_new_tokens)
+        # One check per call (decoding only appends real tokens), not one per step.
+        padded = not bool(full_mask.bool().all())
         use_cache = bool(cfg.get("use_cache", True))
         expanded_by_rows: dict[int, dict] = {}
 
@@ -292,18 +310,10 @@ class ImgTune(BaseModel):
                 past_key_values=cache,
                 use_cache=use_cache,
                 logits_to_keep=1,
+                padded=padded,
             )
             return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 
-        mask = sample_list["prompt_mask"]
-        if self.uses_prefix:
-            full_mask, prefix = (
-                torch.cat([visual["mask"].to(mask.dtype), mask], 1),
-                visual["mask"].size(1),
-            )
-        else:
-            full_mask, prefix = mask, 0
-        self._check_context(full_mask, prefix, max_new_tokens)
         if num_beams > 1:
             tokens = beam_decode(
                 step_fn,

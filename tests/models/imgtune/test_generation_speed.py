@@ -10,7 +10,7 @@ import torch
 from imgtune_helpers import build, make_batch
 
 from mmf_imgtune.models.imgtune import lm as lm_lib
-from mmf_imgtune.models.imgtune.generation import beam_decode, greedy_decode
+from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
 
 
 def _open_gates(model):
@@ -136,3 +136,67 @@ def test_training_computes_lm_logits_for_text_positions_only(fusion):
         full[:, :-1].reshape(-1, full.size(-1)), batch["labels"][:, 1:].reshape(-1)
     )
     torch.testing.assert_close(loss, expected)
+
+
+def _full_batch(size: int = 4):
+    """Every box real and every prompt the same length: no position is masked."""
+    batch = make_batch(size=size, with_answer=False)
+    batch["image_info_0"]["num_boxes"] = torch.full((size,), batch["image_feature_0"].size(1))
+    batch["prompt_mask"] = torch.ones_like(batch["prompt_mask"])
+    return batch
+
+
+@pytest.mark.parametrize("lm", ["llama", "gpt2"])
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num_beams):
+    """An all-ones mask is dropped once per call, as HF ``generate`` does (the LLM's mask code
+    would otherwise check it at every step); the tokens are those of the masked path."""
+    model = build(lm, fusion="prefix").eval()
+    model.tokenizer = _NoEos(model.tokenizer)
+    batch = _full_batch()
+    seen, run_lm = [], model._run_lm
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("padded", True))
+        return run_lm(*args, **kwargs)
+
+    def forced_mask(*args, **kwargs):
+        return run_lm(*args, **{**kwargs, "padded": True})
+
+    with torch.no_grad():
+        model._run_lm = recording
+        unmasked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
+        model._run_lm = forced_mask
+        masked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
+        del model._run_lm
+        theirs = _hf_tokens(model, batch, 6, num_beams, eos_id=None)
+    assert seen and not any(seen)  # every step ran without a mask
+    assert unmasked == masked
+    assert unmasked == decode_tokens(model.tokenizer, theirs, -1)
+
+
+def test_padded_batch_keeps_its_mask():
+    model = build(fusion="prefix").eval()
+    batch = make_batch(size=4, with_answer=False)  # random box counts: masked visual slots
+    seen, run_lm = [], model._run_lm
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("padded", True))
+        return run_lm(*args, **kwargs)
+
+    model._run_lm = recording
+    with torch.no_grad():
+        model.generate(batch, max_new_tokens=3)
+    del model._run_lm
+    assert seen and all(seen)
+
+
+class _NoEos:
+    """The model's tokenizer with no EOS, so every row decodes all the new tokens."""
+
+    def __init__(self, tokenizer):
+        self._tokenizer = tokenizer
+        self.eos_token_id = -1
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
