@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
-# step_fn(inputs_embeds (R, N, H), attention_mask (R, L), cache) -> (next-token logits (R, V),
-# cache). The mask covers the whole text so far (L >= N); with a cache (not None) the inputs
+# step_fn(inputs_embeds (R, N, H), attention_mask (R, L) or None, cache) -> (next-token logits
+# (R, V), cache). The mask covers the whole text so far (L >= N); None means no position of
+# any row is padded (the decoders then keep no mask); with a cache (not None) the inputs
 # are the N newest positions only, without one (None in, None out) they are all L. R is the
 # batch size B (greedy, and the first step of beam search) or B * beams (rows
 # ``repeat_interleave``d per beam). Only the last position's logits are needed.
@@ -43,14 +44,16 @@ class _Sequence:
         ``rows`` (R',) index the current R rows; R' > R expands them (B samples to B * beams).
         """
         if rows is not None:
-            self.mask = self.mask[rows]
+            if self.mask is not None:
+                self.mask = self.mask[rows]
             if self.cache is not None:
                 self.cache.reorder_cache(rows)
             else:
                 self.inputs = self.inputs[rows]
         new = embed(tokens.view(-1, 1)).to(self.inputs.dtype)  # (R, 1, H)
-        ones = torch.ones(self.mask.size(0), 1, dtype=self.mask.dtype, device=self.mask.device)
-        self.mask = torch.cat([self.mask, ones], dim=1)
+        if self.mask is not None:  # None: no row is padded, nothing to mask (see greedy_decode)
+            ones = torch.ones(self.mask.size(0), 1, dtype=self.mask.dtype, device=self.mask.device)
+            self.mask = torch.cat([self.mask, ones], dim=1)
         self.inputs = new if self.use_cache else torch.cat([self.inputs, new], dim=1)
 
 
@@ -65,7 +68,8 @@ def greedy_decode(
     use_cache: bool = True,
 ) -> torch.Tensor:
     """Args:
-        embeds: (B, L, H) prefix embeddings; mask: (B, L) 0/1 attention mask.
+        embeds: (B, L, H) prefix embeddings; mask: (B, L) 0/1 attention mask, or None when no
+            position is padded.
 
     Returns:
         (B, <= max_new_tokens) long token ids; after EOS every position holds EOS.
@@ -99,7 +103,7 @@ def beam_decode(
     """Beam search; the best beam by summed log-probability / length**length_penalty.
 
     Args:
-        embeds: (B, L, H); mask: (B, L).
+        embeds: (B, L, H); mask: (B, L), or None when no position is padded.
 
     Returns:
         (B, <= max_new_tokens) long token ids, EOS-filled after the end.

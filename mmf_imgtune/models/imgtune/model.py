@@ -184,10 +184,11 @@ class ImgTune(BaseModel):
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
         visual prefix is already in the cache. ``image_position`` (B,): the visual tokens go
         before that text position (a dialogue's ``<image>``, ``placement.py``), not in front.
-        ``padded=False`` promises that no position of any row is masked (checked once by the
-        caller): the LLM then gets no mask and counts positions from its cache, as HF's
-        ``generate`` does for an all-ones mask; a mask of ones would cost a device-wide check
-        in the LLM's mask code at every decoding step.
+        ``padded=False`` promises that no position of any row is masked and that the context
+        length was checked (both once per call, by ``generate``): ``mask`` may then be None,
+        and the LLM gets no mask and counts positions from its cache, as HF's ``generate``
+        does for an all-ones mask (a mask of ones would cost a device-wide check in the LLM's
+        mask code, and our position count, at every decoding step).
 
         Returns:
             the HF output and the prefix length P (text positions start at P).
@@ -195,17 +196,17 @@ class ImgTune(BaseModel):
         prefix = self.uses_prefix and visual is not None
         tokens, vmask = (visual["tokens"], visual["mask"]) if visual is not None else (None, None)
         cached = past_key_values is not None and past_key_values.get_seq_length() > 0
-        if prefix:
-            if not cached:
-                embeds = place_visual(
-                    tokens.to(embeds.dtype), embeds, image_position
-                )  # (B, P+T, H)
-            mask = place_visual(vmask.to(mask.dtype), mask, image_position)
-        self._check_context(mask, tokens.size(1) if prefix else 0)
-        # Positions count only real tokens, so padded boxes and pads leave no gap.
-        positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
-        if not padded:
-            positions, mask = None, None  # the same positions: 0..L-1, counted by the LLM
+        if prefix and not cached:
+            embeds = place_visual(tokens.to(embeds.dtype), embeds, image_position)  # (B, P+T, H)
+        positions = None  # unpadded: 0..L-1, counted by the LLM from its cache
+        if padded:
+            if prefix:
+                mask = place_visual(vmask.to(mask.dtype), mask, image_position)
+            self._check_context(mask, tokens.size(1) if prefix else 0)
+            # Positions count only real tokens, so padded boxes and pads leave no gap.
+            positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
+        else:
+            mask = None
         context = contextlib.nullcontext()
         if self.xattn_layers and visual is not None:
             repeat = embeds.size(0) // tokens.size(0)  # > 1 inside beam search
@@ -297,7 +298,7 @@ class ImgTune(BaseModel):
         use_cache = bool(cfg.get("use_cache", True))
         expanded_by_rows: dict[int, dict] = {}
 
-        def step_fn(embeds: torch.Tensor, mask: torch.Tensor, cache: Any):
+        def step_fn(embeds: torch.Tensor, mask: torch.Tensor | None, cache: Any):
             repeat = embeds.size(0) // visual["tokens"].size(0)
             if repeat not in expanded_by_rows:  # once per beam width, not once per step
                 expanded_by_rows[repeat] = {
@@ -314,12 +315,13 @@ class ImgTune(BaseModel):
             )
             return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 
+        decode_mask = mask if padded else None  # unpadded: no mask to grow at each step
         if num_beams > 1:
             tokens = beam_decode(
                 step_fn,
                 self._embed,
                 prompt,
-                mask,
+                decode_mask,
                 max_new_tokens,
                 eos,
                 num_beams,
@@ -328,7 +330,7 @@ class ImgTune(BaseModel):
             )
         else:
             tokens = greedy_decode(
-                step_fn, self._embed, prompt, mask, max_new_tokens, eos, use_cache
+                step_fn, self._embed, prompt, decode_mask, max_new_tokens, eos, use_cache
             )
         return decode_tokens(self.tokenizer, tokens, eos)
 

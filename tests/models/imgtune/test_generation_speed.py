@@ -160,19 +160,15 @@ def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num
         seen.append(kwargs.get("padded", True))
         return run_lm(*args, **kwargs)
 
-    def forced_mask(*args, **kwargs):
-        return run_lm(*args, **{**kwargs, "padded": True})
-
     with torch.no_grad():
         model._run_lm = recording
         unmasked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
-        model._run_lm = forced_mask
-        masked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
         del model._run_lm
+        masked = _our_tokens(model, batch, 6, num_beams, eos_id=None)  # mask and positions
         theirs = _hf_tokens(model, batch, 6, num_beams, eos_id=None)
     assert seen and not any(seen)  # every step ran without a mask
-    assert unmasked == masked
-    assert unmasked == decode_tokens(model.tokenizer, theirs, -1)
+    assert torch.equal(masked, theirs)
+    assert unmasked == decode_tokens(model.tokenizer, masked, -1)
 
 
 def test_padded_batch_keeps_its_mask():
