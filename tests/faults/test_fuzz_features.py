@@ -73,8 +73,19 @@ def test_npy_reader_on_random_bytes(tmp_path, feature_bytes, info_bytes):
 )
 def test_npy_reader_on_random_info(tmp_path, features, info):
     np.save(tmp_path / "img.npy", features)
-    np.save(tmp_path / "img_info.npy", np.array(info, dtype=object), allow_pickle=True)
+    np.save(tmp_path / "img_info.npy", _object_array(info), allow_pickle=True)
     _check(FeatureReader(str(tmp_path), max_features=4), "img")
+
+
+def _object_array(value):
+    """``value`` as numpy stores it: an object array, 0-d when numpy cannot lay it out
+    (a list of arrays of different shapes makes ``np.array`` itself raise)."""
+    try:
+        return np.array(value, dtype=object)
+    except ValueError:
+        holder = np.empty((), dtype=object)
+        holder[()] = value
+        return holder
 
 
 @FUZZ
