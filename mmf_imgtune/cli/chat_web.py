@@ -47,9 +47,8 @@ class ChatApp:
         args.boxes = args.objects = None
         run = generating_run(args)
         self.args, self.config, self.model = args, run.config, run.model
-        hf_model = self.model._hf_model()
-        if hasattr(hf_model, "set_attn_implementation"):  # weights for the attention picture
-            hf_model.set_attn_implementation("eager")
+        # Answers keep the fast attention kernel; the attention picture's one re-read switches
+        # to eager by itself (lm.attention_kernel, through _run_lm(attentions=True)).
         self.session = ChatSession(self.model, renderer_of(self.config), args.max_new_tokens)
         self.folder = Path(tempfile.mkdtemp(prefix="mmf_imgtune_chat_web_"))
         self.batch = self.pixels = None
