@@ -73,7 +73,7 @@ def make_batch(args) -> SampleList:
 def hf_prefix(model: ImgTune, batch: SampleList) -> tuple[torch.Tensor, torch.Tensor]:
     """The inputs ImgTune's LLM sees: (B, P + T, H) embeddings and their (B, P + T) mask."""
     visual = model.encode_regions(batch)
-    embeds = torch.cat([visual["tokens"], model._embed(batch["prompt_ids"])], dim=1)
+    embeds = torch.cat([visual["tokens"], model.embed_text(batch["prompt_ids"])], dim=1)
     mask = torch.cat([visual["mask"].long(), batch["prompt_mask"].long()], dim=1)
     return embeds, mask
 

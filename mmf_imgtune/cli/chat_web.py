@@ -48,7 +48,7 @@ class ChatApp:
         run = generating_run(args)
         self.args, self.config, self.model = args, run.config, run.model
         # Answers keep the fast attention kernel; the attention picture's one re-read switches
-        # to eager by itself (lm.attention_kernel, through _run_lm(attentions=True)).
+        # to eager by itself (lm.attention_kernel, through run_lm(attentions=True)).
         self.session = ChatSession(self.model, renderer_of(self.config), args.max_new_tokens)
         self.folder = Path(tempfile.mkdtemp(prefix="mmf_imgtune_chat_web_"))
         self.batch = self.pixels = None

@@ -107,8 +107,8 @@ class ChatSession:
             self.cache.crop(start + self.visual_length - self.cache.get_seq_length())
         new = torch.tensor([ids[start:]], dtype=torch.long, device=device)  # (1, N)
         mask = torch.ones(1, len(ids), dtype=torch.long, device=device)  # all the text so far
-        out, _ = self.model._run_lm(
-            self.model._embed(new),
+        out, _ = self.model.run_lm(
+            self.model.embed_text(new),
             mask,
             self.visual,
             past_key_values=self.cache,

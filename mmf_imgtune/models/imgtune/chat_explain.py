@@ -37,8 +37,8 @@ def last_answer_weights(session: Any) -> torch.Tensor:
     position = torch.tensor([encoded.image_position or 0], device=device)
     prefix = session.visual_length > 0
     record: list = []
-    out, _ = model._run_lm(
-        model._embed(ids), mask, visual, record, attentions=prefix, image_position=position
+    out, _ = model.run_lm(
+        model.embed_text(ids), mask, visual, record, attentions=prefix, image_position=position
     )
     parts = []
     if prefix:

@@ -78,7 +78,7 @@ def region_weights(
     prefix = model.uses_prefix
     record: list = []
     # offset: where the text starts after the prefix visual tokens (0 without prefix fusion).
-    out, offset = model._run_lm(
+    out, offset = model.run_lm(
         model.lm.get_input_embeddings()(ids), mask, visual, record, attentions=prefix
     )
     parts = []
@@ -99,7 +99,7 @@ def mean_self_attention(out: Any) -> torch.Tensor:
     """The LLM's self-attention of sample 0, averaged over layers and heads.
 
     Args:
-        out: the HF output of a pass with ``attentions=True`` (``ImgTune._run_lm``, which runs
+        out: the HF output of a pass with ``attentions=True`` (``ImgTune.run_lm``, which runs
             that pass with the eager kernel, ``lm.attention_kernel``).
 
     Returns:

@@ -2,7 +2,7 @@
 
 ``ImgTune.build`` makes ``model.head = registry.build("task_head", task, config, hidden)`` and
 ``ImgTune.forward`` calls ``model.head.run(model, sample_list, visual)`` once: the head runs
-the LLM pass its task needs (``ImgTune._run_lm``), its modules and its loss.
+the LLM pass its task needs (``ImgTune.run_lm``), its modules and its loss.
 
 - ``generation``: the LM head itself; teacher-forced next-token loss on answer tokens only.
 - ``vqa_classification`` / ``binary`` / ``classification``: an MLP over the LLM's last-token
@@ -122,8 +122,8 @@ class GenerationHead(TaskHead):
         # (P, V) matmul over the vocabulary would be thrown away). Visual tokens spliced
         # inside the text (a dialogue's <image>) leave text on both sides: keep them all.
         keep = 0 if place is not None else ids.size(1)
-        out, prefix = model._run_lm(
-            model._embed(ids),
+        out, prefix = model.run_lm(
+            model.embed_text(ids),
             mask,
             visual,
             record,
@@ -178,8 +178,8 @@ class ClassifierHead(TaskHead):
         record = [] if model.config.return_attention else None
         ids, mask = text_inputs(sample_list, prompt_only=True)
         # The decoder without the LM head: the head reads hidden states.
-        out, prefix = model._run_lm(
-            model._embed(ids), mask, visual, record, body_only=True, logits_to_keep=0
+        out, prefix = model.run_lm(
+            model.embed_text(ids), mask, visual, record, body_only=True, logits_to_keep=0
         )
         output = attention_outputs(visual, record)
         pooled = last_token_pool(out.last_hidden_state[:, prefix:], mask)  # (B, H)
@@ -270,7 +270,7 @@ class RetrievalHead(TaskHead):
     def run(self, model: Any, sample_list: Any, visual: dict) -> dict:
         ids, mask = text_inputs(sample_list, prompt_only=True)
         # Dual encoder: the text side runs the LLM on text alone, without visual tokens.
-        out, _ = model._run_lm(model._embed(ids), mask, None, body_only=True)
+        out, _ = model.run_lm(model.embed_text(ids), mask, None, body_only=True)
         text = last_token_pool(out.last_hidden_state, mask)
         image = masked_mean(visual["tokens"], visual["mask"])
         # Training contrasts against the negatives of every rank (the global batch).

@@ -158,10 +158,10 @@ class ImgTune(BaseModel):
             visual["mask"] = torch.ones_like(visual["mask"])
         return visual
 
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+    def embed_text(self, ids: torch.Tensor) -> torch.Tensor:
         return self.lm.get_input_embeddings()(ids)
 
-    def _run_lm(
+    def run_lm(
         self,
         embeds,
         mask,
@@ -281,7 +281,7 @@ class ImgTune(BaseModel):
         max_new_tokens = int(max_new_tokens or cfg.max_new_tokens)
         num_beams = int(num_beams or cfg.num_beams)
         visual = self.encode_regions(sample_list)
-        prompt = self._embed(sample_list["prompt_ids"])
+        prompt = self.embed_text(sample_list["prompt_ids"])
         eos = self.tokenizer.eos_token_id
 
         mask = sample_list["prompt_mask"]
@@ -304,7 +304,7 @@ class ImgTune(BaseModel):
                 expanded_by_rows[repeat] = {
                     k: v.repeat_interleave(repeat, 0) for k, v in visual.items()
                 }
-            out, _ = self._run_lm(
+            out, _ = self.run_lm(
                 embeds,
                 mask,
                 expanded_by_rows[repeat],
@@ -319,7 +319,7 @@ class ImgTune(BaseModel):
         if num_beams > 1:
             tokens = beam_decode(
                 step_fn,
-                self._embed,
+                self.embed_text,
                 prompt,
                 decode_mask,
                 max_new_tokens,
@@ -330,7 +330,7 @@ class ImgTune(BaseModel):
             )
         else:
             tokens = greedy_decode(
-                step_fn, self._embed, prompt, decode_mask, max_new_tokens, eos, use_cache
+                step_fn, self.embed_text, prompt, decode_mask, max_new_tokens, eos, use_cache
             )
         return decode_tokens(self.tokenizer, tokens, eos)
 

@@ -27,13 +27,13 @@ def chatty_model(fusion: str):
 def converse(model, reuse: bool, references: list[str] | None = None):
     """Answers of three turns, the tokens fed per LLM call, and the streamed pieces."""
     fed, pieces = [], []
-    run_lm = model._run_lm
+    run_lm = model.run_lm
 
     def counting(embeds, *args, **kwargs):
         fed.append(embeds.size(1))
         return run_lm(embeds, *args, **kwargs)
 
-    model._run_lm = counting
+    model.run_lm = counting
     renderer = ChatRenderer(build_tokenizer(TOKENIZER))
     session = ChatSession(model, renderer, max_new_tokens=5, reuse_cache=reuse)
     batch = dialogue_batch(size=1)
@@ -46,7 +46,7 @@ def converse(model, reuse: bool, references: list[str] | None = None):
             if references:
                 session.replace_last_answer(references[turn])
     finally:
-        del model._run_lm
+        del model.run_lm
     prefills = [fed[i] for i in first_calls]
     return answers, prefills, pieces, session
 

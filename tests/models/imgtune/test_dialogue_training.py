@@ -23,7 +23,7 @@ def test_forward_equals_the_lm_run_on_hand_spliced_embeddings():
     assert (position > 0).all()  # the system line and user header come first
     scores = model(batch)["scores"]
     visual = model.encode_regions(batch)
-    embeds, mask = model._embed(batch.input_ids), batch.input_mask
+    embeds, mask = model.embed_text(batch.input_ids), batch.input_mask
     rows = []
     for b in range(len(position)):  # the splice written out row by row
         p = int(position[b])
@@ -32,7 +32,7 @@ def test_forward_equals_the_lm_run_on_hand_spliced_embeddings():
         rows.append((row, row_mask))
     spliced = torch.stack([r for r, _ in rows])
     spliced_mask = torch.stack([m for _, m in rows])
-    out, _ = model._run_lm(spliced, spliced_mask, None)  # no visual: nothing prepended
+    out, _ = model.run_lm(spliced, spliced_mask, None)  # no visual: nothing prepended
     expected = torch.stack(
         [
             torch.cat([out.logits[b, : int(p)], out.logits[b, int(p) + visual["tokens"].size(1) :]])

@@ -8,19 +8,19 @@ from imgtune_helpers import build, make_batch
 def _generate_recording_logits(model, batch, use_cache, num_beams):
     """Texts, and the next-token logits of every decoding step."""
     steps = []
-    run_lm = model._run_lm
+    run_lm = model.run_lm
 
     def recording(*args, **kwargs):
         out, prefix = run_lm(*args, **kwargs)
         steps.append(out.logits[:, -1].clone())
         return out, prefix
 
-    model._run_lm = recording
+    model.run_lm = recording
     model.config.generation.use_cache = use_cache
     try:
         texts = model.generate(batch, max_new_tokens=8, num_beams=num_beams)
     finally:
-        del model._run_lm
+        del model.run_lm
     return texts, steps
 
 

@@ -23,7 +23,7 @@ def _open_gates(model):
 def _hf_tokens(model, batch, new_tokens, num_beams, eos_id):
     """transformers' own ``generate(inputs_embeds=...)`` on the same LLM and visual prefix."""
     visual = model.encode_regions(batch)
-    embeds = torch.cat([visual["tokens"], model._embed(batch["prompt_ids"])], dim=1)
+    embeds = torch.cat([visual["tokens"], model.embed_text(batch["prompt_ids"])], dim=1)
     mask = torch.cat([visual["mask"].long(), batch["prompt_mask"].long()], dim=1)
     out = model.lm.generate(
         inputs_embeds=embeds,
@@ -48,17 +48,17 @@ def _our_tokens(model, batch, new_tokens, num_beams, eos_id, calls=None):
             calls.append(tuple(embeds.shape[:2]))
         repeat = embeds.size(0) // visual["tokens"].size(0)
         rows = {k: v.repeat_interleave(repeat, 0) for k, v in visual.items()}
-        out, _ = model._run_lm(
+        out, _ = model.run_lm(
             embeds, mask, rows, past_key_values=cache, use_cache=True, logits_to_keep=1
         )
         assert out.logits.size(1) == 1  # logits of the last position only
         return out.logits[:, -1], lm_lib.output_cache(out)  # a Cache on transformers 4.x too
 
-    prompt, mask = model._embed(batch["prompt_ids"]), batch["prompt_mask"]
+    prompt, mask = model.embed_text(batch["prompt_ids"]), batch["prompt_mask"]
     eos = -1 if eos_id is None else eos_id  # -1: no token is EOS, every row runs to the end
     if num_beams == 1:
-        return greedy_decode(step_fn, model._embed, prompt, mask, new_tokens, eos)
-    return beam_decode(step_fn, model._embed, prompt, mask, new_tokens, eos, num_beams)
+        return greedy_decode(step_fn, model.embed_text, prompt, mask, new_tokens, eos)
+    return beam_decode(step_fn, model.embed_text, prompt, mask, new_tokens, eos, num_beams)
 
 
 @pytest.mark.parametrize("lm", ["llama", "gpt2"])
@@ -127,7 +127,7 @@ def test_training_computes_lm_logits_for_text_positions_only(fusion):
     assert rows == [(size, text)]  # no LM-head rows for the visual prefix
     # The same loss as full logits sliced to the text positions.
     visual = model.encode_regions(batch)
-    out, prefix = model._run_lm(model._embed(batch["input_ids"]), batch["input_mask"], visual)
+    out, prefix = model.run_lm(model.embed_text(batch["input_ids"]), batch["input_mask"], visual)
     assert out.logits.size(1) == prefix + text
     full = out.logits[:, prefix:]
     torch.testing.assert_close(output["scores"], full)
@@ -154,16 +154,16 @@ def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num
     model = build(lm, fusion="prefix").eval()
     model.tokenizer = _NoEos(model.tokenizer)
     batch = _full_batch()
-    seen, run_lm = [], model._run_lm
+    seen, run_lm = [], model.run_lm
 
     def recording(*args, **kwargs):
         seen.append(kwargs.get("padded", True))
         return run_lm(*args, **kwargs)
 
     with torch.no_grad():
-        model._run_lm = recording
+        model.run_lm = recording
         unmasked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
-        del model._run_lm
+        del model.run_lm
         masked = _our_tokens(model, batch, 6, num_beams, eos_id=None)  # mask and positions
         theirs = _hf_tokens(model, batch, 6, num_beams, eos_id=None)
     assert seen and not any(seen)  # every step ran without a mask
@@ -174,16 +174,16 @@ def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num
 def test_padded_batch_keeps_its_mask():
     model = build(fusion="prefix").eval()
     batch = make_batch(size=4, with_answer=False)  # random box counts: masked visual slots
-    seen, run_lm = [], model._run_lm
+    seen, run_lm = [], model.run_lm
 
     def recording(*args, **kwargs):
         seen.append(kwargs.get("padded", True))
         return run_lm(*args, **kwargs)
 
-    model._run_lm = recording
+    model.run_lm = recording
     with torch.no_grad():
         model.generate(batch, max_new_tokens=3)
-    del model._run_lm
+    del model.run_lm
     assert seen and all(seen)
 
 
