@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import statistics
@@ -113,11 +114,17 @@ def compare(model, batch, prefix, args, beams: int) -> dict:
     run_imgtune(model, batch, args, beams)  # warm-up: first-call allocations
     run_hf(model, prefix, args, beams)
     ours, theirs = [], []
-    for _ in range(args.repeats):
-        seconds, our_texts = run_imgtune(model, batch, args, beams)
-        ours.append(seconds)
-        seconds, hf_texts = run_hf(model, prefix, args, beams)
-        theirs.append(seconds)
+    for repeat in range(args.repeats):
+        # Alternate which runs first, each after a full garbage collection (as
+        # trainer_overhead.py does: there the second of a pair ran slower).
+        for side in ("ours", "hf") if repeat % 2 == 0 else ("hf", "ours"):
+            gc.collect()
+            if side == "ours":
+                seconds, our_texts = run_imgtune(model, batch, args, beams)
+                ours.append(seconds)
+            else:
+                seconds, hf_texts = run_hf(model, prefix, args, beams)
+                theirs.append(seconds)
     tokens = args.batch * args.new_tokens
     ours_tps = tokens / statistics.median(ours)
     hf_tps = tokens / statistics.median(theirs)

@@ -263,7 +263,7 @@ class ImgTune(BaseModel):
         return self.head.run(self, sample_list, self.encode_regions(sample_list))
 
     # --- generation ----------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(
         self, sample_list: Any, max_new_tokens: int | None = None, num_beams: int | None = None
     ) -> list[str]:
