@@ -1,11 +1,12 @@
-"""``load_run``: the one way to open a finished ``mmf_run`` (generation, explanation, chat).
+"""``load_run``: the one way to open a finished ``mmf_run`` (``mmf_predict``, generation,
+explanation, chat).
 
 A run's save folder holds the resolved ``config.yaml`` and its checkpoints (``best.ckpt``,
 ``current.ckpt``, ``models/model_<N>.ckpt``; each a file, or a folder of shards with
 ``training.strategy=fsdp``). ``load_run`` reads the config, imports its ``env.user_dir``
 plugin, builds the model, loads the weights and puts it in eval mode; the data set's
-processors are built on first use. ``mmf_predict`` builds its model from the command line's
-config instead, and loads the weights with the same ``load_model_weights``.
+processors are built on first use. ``mmf_predict`` (a test-only ``mmf_run``) opens its
+checkpoint through it too, with the command line's composed config instead of the saved one.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def load_run(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     checkpoint: str | os.PathLike | None = None,
-    config: str | os.PathLike | None = None,
+    config: str | os.PathLike | DictConfig | None = None,
 ) -> LoadedRun:
     """Open a finished run: config, plugin, model with its trained weights (eval mode).
 
@@ -160,17 +161,22 @@ def load_run(
         device: where the model goes.
         checkpoint: with a folder ``path``, which checkpoint (default best.ckpt, else
             current.ckpt).
-        config: a config.yaml to use instead of the run's own.
+        config: a config.yaml, or a composed config (``mmf_predict``'s command line), to
+            use instead of the run's own; with one, a checkpoint needs no config.yaml beside it.
 
     Raises:
         RunLoadError: naming the missing folder, config.yaml or checkpoint.
     """
-    config_path, checkpoint_path = resolve_run(path, checkpoint)
-    if config is not None:
-        if not os.path.isfile(config):
-            raise RunLoadError(f"config {config}: no such file")
-        config_path = Path(config)
-    run_config = OmegaConf.load(config_path)
+    if OmegaConf.is_config(config):
+        config_path, checkpoint_path = _resolve_checkpoint(path, checkpoint)
+        run_config = config
+    else:
+        config_path, checkpoint_path = resolve_run(path, checkpoint)
+        if config is not None:
+            if not os.path.isfile(config):
+                raise RunLoadError(f"config {config}: no such file")
+            config_path = Path(config)
+        run_config = OmegaConf.load(config_path)
     user_dir = import_user_dir(run_config.env.get("user_dir") if "env" in run_config else None)
     model = build_model(run_config)
     load_model_weights(model, str(checkpoint_path))
@@ -181,3 +187,15 @@ def load_run(
         checkpoint=checkpoint_path,
         user_dir=user_dir,
     )
+
+
+def _resolve_checkpoint(
+    path: str | os.PathLike, checkpoint: str | os.PathLike | None
+) -> tuple[Path, Path]:
+    """Like ``resolve_run`` when the config comes from elsewhere: a checkpoint outside its
+    run folder is fine; (where its config.yaml would be, checkpoint)."""
+    try:
+        return resolve_run(path, checkpoint)
+    except MissingConfigError:
+        path = Path(path)
+        return path.resolve().parent / "config.yaml", path

@@ -24,7 +24,7 @@ from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_ste
 from mmf_imgtune.trainer.console import quiet_third_party
 from mmf_imgtune.trainer.datamodule import MMFDataModule, per_device_batch_size
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
-from mmf_imgtune.trainer.load_run import build_model, load_model_weights
+from mmf_imgtune.trainer.load_run import build_model, load_model_weights, load_run
 from mmf_imgtune.trainer.optim import check_optimization
 from mmf_imgtune.trainer.report import print_metrics
 
@@ -92,12 +92,17 @@ def _build_run(config: DictConfig, phases: RunPhases, save_dir: str) -> tuple:
     becomes a ConfigError, which ``mmf_run`` prints as one line.
     """
     try:
-        model = build_model(config)
-        if config.checkpoint.resume_pretrained:
-            load_model_weights(model, str(config.checkpoint.resume_pretrained))
+        ckpt = resume_path(config)
+        if ckpt and not phases.train:
+            # mmf_predict / evaluation of a finished run: opened as every tool opens one, with
+            # the command line's config (MMF's semantics: it may name other data).
+            model = load_run(ckpt, config=config).model
+        else:
+            model = build_model(config)
+            if config.checkpoint.resume_pretrained:
+                load_model_weights(model, str(config.checkpoint.resume_pretrained))
         module = MMFLightningModule(model, config)
         datamodule = MMFDataModule(config)
-        ckpt = resume_path(config)
         resume_step = checkpoint_step(ckpt) if ckpt and phases.train else None
         trainer = build_trainer(config, save_dir, resume_step, model)
         per_device_batch_size(config, trainer.world_size)  # fails now, not inside fit
@@ -129,8 +134,6 @@ def run_training(config: DictConfig) -> dict[str, Any]:
 
     if phases.train:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
-    elif ckpt:
-        load_model_weights(model, ckpt)
     train_seconds = time.perf_counter() - started
     if phases.val:
         trainer.validate(module, datamodule=datamodule, verbose=False)

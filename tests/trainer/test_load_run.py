@@ -66,3 +66,29 @@ def test_bad_paths_name_the_missing_file(tmp_path, toy_run):
         load_run(toy_run, checkpoint="last.ckpt")
     with pytest.raises(RunLoadError, match="no checkpoint or run folder at .*missing.ckpt"):
         load_run(toy_run / "missing.ckpt")
+
+
+def test_predict_opens_a_lone_checkpoint_with_the_command_line_config(tmp_path, toy_run):
+    """mmf_predict (run_type=test, checkpoint.resume_file) goes through load_run with its
+    composed config, so a checkpoint copied away from its run folder still opens, and the
+    test metrics are those of the stored weights."""
+    import shutil
+
+    from mmf_imgtune.cli.run import run
+
+    lone = tmp_path / "elsewhere" / "model.ckpt"
+    lone.parent.mkdir()
+    shutil.copyfile(toy_run / "best.ckpt", lone)
+    args = ["model=toy_classifier", "dataset=toy", "run_type=test",
+            "training.batch_size=8", "training.progress_bar=false"]  # fmt: skip
+    from_copy = run([*args, f"env.save_dir={tmp_path / 'a'}", f"checkpoint.resume_file={lone}"])
+    from_run = run(
+        [*args, f"env.save_dir={tmp_path / 'b'}", f"checkpoint.resume_file={toy_run}/best.ckpt"]
+    )
+    untrained = run([*args, f"env.save_dir={tmp_path / 'c'}"])
+    assert from_copy["metrics"] and from_copy["metrics"] == from_run["metrics"]
+    assert from_copy["metrics"] != untrained["metrics"]  # the weights were loaded
+    opened = load_run(lone, config=load_run(toy_run).config)
+    assert opened.checkpoint == lone
+    for key, value in checkpoint_weights(lone).items():
+        assert torch.equal(opened.model.state_dict()[key.removeprefix("model.")], value), key
