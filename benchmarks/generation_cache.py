@@ -18,20 +18,9 @@ import torch
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.models.imgtune import ImgTune
+from mmf_imgtune.utils.testing import NoEosTokenizer
 
 WORDS = [f"w{i}" for i in range(200)]
-
-
-class NoEosTokenizer:
-    """The tokenizer with an EOS id no token has, so that generation never stops early."""
-
-    eos_token_id = -1
-
-    def __init__(self, tokenizer):
-        self._tokenizer = tokenizer
-
-    def __getattr__(self, name):
-        return getattr(self._tokenizer, name)
 
 
 def build(args) -> ImgTune:

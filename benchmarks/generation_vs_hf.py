@@ -25,11 +25,12 @@ import time
 import torch
 
 # The sibling script's tokenizer pieces (run as python benchmarks/generation_vs_hf.py).
-from generation_cache import WORDS, NoEosTokenizer  # noqa: E402
+from generation_cache import WORDS  # noqa: E402
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.models.imgtune import ImgTune
 from mmf_imgtune.models.imgtune.generation import decode_tokens
+from mmf_imgtune.utils.testing import NoEosTokenizer
 
 BOXES, PROMPT, FEATURE_DIM = 36, 24, 64
 

@@ -249,18 +249,14 @@ def main() -> None:
     for repeat in range(args.repeats):
         # Measured: whichever loop runs second in a repeat was slower (by up to 10%), so the
         # order alternates, and each starts after a full garbage collection of the last one.
-        if repeat % 2:
+        for side in ("plain", "runtime") if repeat % 2 == 0 else ("runtime", "plain"):
             gc.collect()
-            loop_seconds, fit_seconds = time_runtime(args.updates, args)
-            gc.collect()
-            plain.append(time_plain_loop(args.updates, args))
-        else:
-            gc.collect()
-            plain.append(time_plain_loop(args.updates, args))
-            gc.collect()
-            loop_seconds, fit_seconds = time_runtime(args.updates, args)
-        runtime.append(loop_seconds)
-        fit.append(fit_seconds)
+            if side == "plain":
+                plain.append(time_plain_loop(args.updates, args))
+            else:
+                loop_seconds, fit_seconds = time_runtime(args.updates, args)
+                runtime.append(loop_seconds)
+                fit.append(fit_seconds)
         print(
             f"repeat {repeat}: plain {plain[-1]:.2f}s  mmf_run loop {runtime[-1]:.2f}s "
             f"(fit incl. set-up {fit[-1]:.2f}s)  speed {plain[-1] / runtime[-1]:.3f}",

@@ -119,3 +119,16 @@ def last_logged(save_dir: str | os.PathLike, key: str) -> float:
     if not values:
         raise AssertionError(f"{key} was never logged in {save_dir}/logs/csv/metrics.csv")
     return float(values[-1])
+
+
+class NoEosTokenizer:
+    """The tokenizer with an EOS id no token has, so that generation never stops early
+    (benchmarks and tests that need every row to decode all its new tokens)."""
+
+    eos_token_id = -1
+
+    def __init__(self, tokenizer):
+        self._tokenizer = tokenizer
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)

@@ -11,6 +11,7 @@ from imgtune_helpers import build, make_batch
 
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
+from mmf_imgtune.utils.testing import NoEosTokenizer
 
 
 def _open_gates(model):
@@ -146,24 +147,32 @@ def _full_batch(size: int = 4):
     return batch
 
 
+def _generate_recording_padded(model, batch, **kwargs):
+    """``generate``'s texts and the ``padded`` flag of each of its LLM passes."""
+    seen, run_lm = [], model.run_lm
+
+    def recording(*args, **step_kwargs):
+        seen.append(step_kwargs.get("padded", True))
+        return run_lm(*args, **step_kwargs)
+
+    model.run_lm = recording
+    try:
+        with torch.no_grad():
+            return model.generate(batch, **kwargs), seen
+    finally:
+        del model.run_lm
+
+
 @pytest.mark.parametrize("lm", ["llama", "gpt2"])
 @pytest.mark.parametrize("num_beams", [1, 3])
 def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num_beams):
     """An all-ones mask is dropped once per call, as HF ``generate`` does (the LLM's mask code
     would otherwise check it at every step); the tokens are those of the masked path."""
     model = build(lm, fusion="prefix").eval()
-    model.tokenizer = _NoEos(model.tokenizer)
+    model.tokenizer = NoEosTokenizer(model.tokenizer)
     batch = _full_batch()
-    seen, run_lm = [], model.run_lm
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs.get("padded", True))
-        return run_lm(*args, **kwargs)
-
+    unmasked, seen = _generate_recording_padded(model, batch, max_new_tokens=6, num_beams=num_beams)
     with torch.no_grad():
-        model.run_lm = recording
-        unmasked = model.generate(batch, max_new_tokens=6, num_beams=num_beams)
-        del model.run_lm
         masked = _our_tokens(model, batch, 6, num_beams, eos_id=None)  # mask and positions
         theirs = _hf_tokens(model, batch, 6, num_beams, eos_id=None)
     assert seen and not any(seen)  # every step ran without a mask
@@ -174,25 +183,5 @@ def test_unpadded_batch_decodes_without_a_mask_and_picks_the_same_tokens(lm, num
 def test_padded_batch_keeps_its_mask():
     model = build(fusion="prefix").eval()
     batch = make_batch(size=4, with_answer=False)  # random box counts: masked visual slots
-    seen, run_lm = [], model.run_lm
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs.get("padded", True))
-        return run_lm(*args, **kwargs)
-
-    model.run_lm = recording
-    with torch.no_grad():
-        model.generate(batch, max_new_tokens=3)
-    del model.run_lm
+    _, seen = _generate_recording_padded(model, batch, max_new_tokens=3)
     assert seen and all(seen)
-
-
-class _NoEos:
-    """The model's tokenizer with no EOS, so every row decodes all the new tokens."""
-
-    def __init__(self, tokenizer):
-        self._tokenizer = tokenizer
-        self.eos_token_id = -1
-
-    def __getattr__(self, name):
-        return getattr(self._tokenizer, name)
