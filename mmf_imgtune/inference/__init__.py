@@ -1,0 +1,6 @@
+"""Serving a trained run: open it, turn a raw image into regions the way the training store
+made them, batch a prompt, decode, chat, explain, evaluate dialogues.
+
+The layer above ``models`` and ``trainer`` (``docs/architecture.md``). Kept light on purpose:
+import the submodule you need (``mmf_imgtune.inference.chat`` ...); nothing heavy runs here.
+"""
