@@ -33,7 +33,7 @@ test: setup lint
 demo: setup
 	HF_HUB_OFFLINE=1 MMF_SAVE_DIR=save/demo $(VENV)/bin/mmf_imgtune_run \
 		config=projects/imgtune/configs/shapes/demo.yaml run_type=train_val_test
-	HF_HUB_OFFLINE=1 $(PY) -m mmf_imgtune.models.imgtune.explain save/demo --split test --index 0
+	HF_HUB_OFFLINE=1 $(PY) -m mmf_imgtune.cli.explain save/demo --split test --index 0
 
 clean:
 	rm -rf $(VENV) save .cache

@@ -46,12 +46,12 @@ def build(args: argparse.Namespace):
     }
     model = ImgTune(ImgTune.default_config(config)).init_from_config().eval()
     specials = model.tokenizer.all_special_ids
-    model._hf_model().get_output_embeddings().weight.data[specials] = -1.0  # never chosen
+    model.lm.get_output_embeddings().weight.data[specials] = -1.0  # never chosen
     return model
 
 
 def converse(model, renderer, batch, questions, tokens, reuse):
-    from mmf_imgtune.models.imgtune.chat import ChatSession
+    from mmf_imgtune.inference.chat import ChatSession
 
     session = ChatSession(model, renderer, tokens, reuse)
     session.set_image(batch)

@@ -16,7 +16,7 @@ Runs (``mmf_run`` through ``mmf_imgtune.cli.run.run``, the config's budget unles
   (``dataset_config.shapes.dialogue_single_turn: true``), evaluated on whole dialogues.
 
 Each trained model answers the held-out (val) dialogues turn by turn with the reference
-history (``mmf_imgtune.models.imgtune.dialogue_eval``). Then the ImgTune model's chat turns
+history (``mmf_imgtune.inference.dialogue_eval``). Then the ImgTune model's chat turns
 are timed with the KV cache reused across turns and with every turn re-encoded, over
 dialogues of 3 turns and of 6 (the questions asked twice). The target: ImgTune beats the
 text-only control on later turns by >= 20 points. Exit code 0 when met (the margin is
@@ -57,7 +57,7 @@ def train(config: Path, save_dir: Path, overrides: list[str]) -> float:
 
 
 def evaluate(save_dir: Path, limit: int | None, reuse_cache: bool = True, repeat: int = 1):
-    from mmf_imgtune.models.imgtune.dialogue_eval import (
+    from mmf_imgtune.inference.dialogue_eval import (
         evaluate_dialogues,
         load_checkpoint,
         shapes_dialogues,

@@ -6,7 +6,7 @@
 
 Reads one message a line from standard input and streams the answer's tokens to standard
 output as they are generated; the history is kept (the LLM's KV cache too: earlier turns are
-not re-encoded, ``mmf_imgtune.models.imgtune.chat``). Commands: ``/image PATH [BOXES_JSON]``
+not re-encoded, ``mmf_imgtune.inference.chat``). Commands: ``/image PATH [BOXES_JSON]``
 talk about another image (a new conversation), ``/reset`` forget the conversation,
 ``/help``, ``/quit``. The image's regions are made as ``mmf_imgtune_generate`` makes them
 (the training store's extractor; ``--boxes`` / ``--grid`` / ``--detect``), the conversation
@@ -19,22 +19,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import torch
 
-from mmf_imgtune.cli.generate import (
-    GenerateError,
-    generating_run,
-    parse_boxes,
-    parse_objects,
-    warn_missing_classes,
-)
-from mmf_imgtune.cli.generate_regions import extract_regions
-from mmf_imgtune.common.sample import Sample, SampleList
-from mmf_imgtune.models.imgtune.chat import ChatSession
-from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
-from mmf_imgtune.regions.images import load_image
+from mmf_imgtune.inference.chat import ChatSession
+from mmf_imgtune.inference.inputs import RegionRequest, image_batch
+from mmf_imgtune.inference.runs import InferenceError, chat_renderer, open_generating_run
 
 HELP = "commands: /image PATH [BOXES_JSON]  /reset  /help  /quit"
 
@@ -57,25 +48,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def image_batch(args: argparse.Namespace, config: Any, model: Any, path: str, boxes: str | None):
-    """A batch of one holding the image's region features, made as training made them."""
-
-    if getattr(model, "image_encoder", None) is not None:
-        raise GenerateError("checkpoints with an online image encoder are not served by chat yet")
-    try:
-        image = load_image(path)
-    except OSError as error:
-        raise GenerateError(str(error)) from None
-    dataset = str(config.datasets[0])
-    dataset_config, model_config = config.dataset_config[dataset], config.model_config[config.model]
-    given = parse_boxes(boxes)
-    objects = parse_objects(args.objects, given) if boxes == args.boxes else None
-    features, info = extract_regions(image, given, args, dataset, dataset_config, model_config)
-    if objects is not None:
-        info["objects"][: len(objects)] = torch.from_numpy(objects)
-    warn_missing_classes(info, model_config, config.model)
-    batch = SampleList([Sample({"image_feature_0": features, "image_info_0": info})])
-    return batch.to(args.device)
+def region_request(args: argparse.Namespace, boxes: str | None) -> RegionRequest:
+    """The flags' box source; ``--objects`` only belong to the ``--boxes`` of the command line."""
+    objects = args.objects if boxes == args.boxes else None
+    return RegionRequest(boxes, objects, args.grid, args.detect)
 
 
 def _prompted(lines: TextIO):
@@ -93,15 +69,12 @@ def _prompted(lines: TextIO):
 def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
     """The read-answer loop; returns the number of answers given."""
 
-    run = generating_run(args)
-    config, model = run.config, run.model
-    try:
-        renderer = renderer_of(config)
-    except ValueError as error:
-        raise GenerateError(str(error)) from None
-    session = ChatSession(model, renderer, args.max_new_tokens, not args.no_cache_reuse)
+    run = open_generating_run(args.checkpoint, args.device, args.config)
+    session = ChatSession(
+        run.model, chat_renderer(run.config), args.max_new_tokens, not args.no_cache_reuse
+    )
     if args.image:
-        session.set_image(image_batch(args, config, model, args.image, args.boxes))
+        session.set_image(image_batch(run, args.image, region_request(args, args.boxes)))
     print(f"mmf_imgtune_chat: ready ({HELP})", file=sys.stderr)
     answers = 0
     for line in _prompted(lines):
@@ -122,8 +95,8 @@ def converse(args: argparse.Namespace, lines: TextIO, out: TextIO) -> int:
                 continue
             try:
                 boxes = parts[2] if len(parts) > 2 else args.boxes
-                session.set_image(image_batch(args, config, model, parts[1], boxes))
-            except GenerateError as error:  # a bad path: say so and keep the session
+                session.set_image(image_batch(run, parts[1], region_request(args, boxes)))
+            except InferenceError as error:  # a bad path: say so and keep the session
                 print(f"mmf_imgtune_chat: error: {error}", file=sys.stderr)
                 continue
             print(f"mmf_imgtune_chat: new conversation about {parts[1]}", file=sys.stderr)
@@ -150,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with torch.no_grad():
             converse(args, sys.stdin, sys.stdout)
-    except GenerateError as error:
+    except InferenceError as error:
         print(f"mmf_imgtune_chat: error: {error}", file=sys.stderr)
         return 2
     return 0

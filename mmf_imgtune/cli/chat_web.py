@@ -6,7 +6,7 @@
 Python's own ``http.server`` (no Gradio needed, nothing fetched from the network; the page
 is one HTML file with a few lines of script): upload an image (with its boxes as JSON, or
 the training store's grid/detector), ask, read the answer, see the region-attention picture
-of the last answer (``models/imgtune/chat_explain.py``). One conversation, kept with its KV
+of the last answer (``inference/chat_explain.py``). One conversation, kept with its KV
 cache like ``mmf_imgtune_chat``'s, for one local user. JSON API: ``POST /api/image`` (body:
 the image file; ``?boxes=[[x1, y1, x2, y2], ...]``), ``POST /api/ask`` (``{"text"}`` ->
 ``{"answer", "attention"}``), ``POST /api/reset``, ``GET /api/attention.png``.
@@ -30,11 +30,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mmf_imgtune.cli.chat import image_batch
-from mmf_imgtune.cli.generate import GenerateError, generating_run
-from mmf_imgtune.models.imgtune.chat import ChatSession
-from mmf_imgtune.models.imgtune.chat_explain import draw_last_answer
-from mmf_imgtune.models.imgtune.dialogue_eval import renderer_of
+from mmf_imgtune.inference.chat import ChatSession
+from mmf_imgtune.inference.chat_explain import draw_last_answer
+from mmf_imgtune.inference.inputs import RegionRequest, image_batch
+from mmf_imgtune.inference.runs import InferenceError, chat_renderer, open_generating_run
 
 PAGE = (Path(__file__).with_name("chat_page.html")).read_text(encoding="utf-8")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes
@@ -44,12 +43,11 @@ class ChatApp:
     """The model, its chat session and the files of the current image (one user)."""
 
     def __init__(self, args: argparse.Namespace):
-        args.boxes = args.objects = None
-        run = generating_run(args)
-        self.args, self.config, self.model = args, run.config, run.model
+        run = open_generating_run(args.checkpoint, args.device, args.config)
+        self.args, self.run, self.config, self.model = args, run, run.config, run.model
         # Answers keep the fast attention kernel; the attention picture's one re-read switches
         # to eager by itself (lm.attention_kernel, through run_lm(attentions=True)).
-        self.session = ChatSession(self.model, renderer_of(self.config), args.max_new_tokens)
+        self.session = ChatSession(self.model, chat_renderer(self.config), args.max_new_tokens)
         self.folder = Path(tempfile.mkdtemp(prefix="mmf_imgtune_chat_web_"))
         self.batch = self.pixels = None
         self.turn = 0
@@ -61,8 +59,9 @@ class ChatApp:
             with Image.open(io.BytesIO(data)) as image:
                 image.convert("RGB").save(path)
         except (OSError, SyntaxError, ValueError) as error:
-            raise GenerateError(f"the upload is not an image ({error})") from None
-        self.batch = image_batch(self.args, self.config, self.model, str(path), boxes or None)
+            raise InferenceError(f"the upload is not an image ({error})") from None
+        request = RegionRequest(boxes or None, grid=self.args.grid, detect=self.args.detect)
+        self.batch = image_batch(self.run, str(path), request)
         self.session.set_image(self.batch)
         with Image.open(path) as image:
             self.pixels = np.asarray(image.convert("RGB"))
@@ -70,7 +69,7 @@ class ChatApp:
 
     def ask(self, text: str) -> dict:
         if self.batch is None:
-            raise GenerateError("upload an image first")
+            raise InferenceError("upload an image first")
         answer = self.session.ask(text)
         self.turn += 1
         result: dict[str, Any] = {"answer": answer, "attention": None}
@@ -124,14 +123,14 @@ def make_handler(app: ChatApp) -> type[BaseHTTPRequestHandler]:
                     elif url.path == "/api/ask":
                         text = str(json.loads(body or b"{}").get("text", "")).strip()
                         if not text:
-                            raise GenerateError("ask something: the message is empty")
+                            raise InferenceError("ask something: the message is empty")
                         self._json(200, app.ask(text))
                     elif url.path == "/api/reset":
                         app.session.reset()
                         self._json(200, {"ok": True})
                     else:
                         self._json(404, {"error": f"no such endpoint: {url.path}"})
-            except (GenerateError, ValueError) as error:
+            except (InferenceError, ValueError) as error:
                 self._json(400, {"error": str(error)})
 
     return Handler
@@ -170,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         serve(args)
-    except GenerateError as error:
+    except InferenceError as error:
         print(f"mmf_imgtune_chat_web: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

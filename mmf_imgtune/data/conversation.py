@@ -13,7 +13,7 @@ LLaVA (arXiv 2304.08485) stores a dialogue as ``{"id", "image", "conversations":
 
 Rendering is incremental (render messages ``[:k]`` and ``[:k+1]``, take the difference), the
 way chat-tuning recipes find the assistant spans; each piece is tokenised on its own, so
-training and cached chat serving (``models/imgtune/chat.py``) see the same ids.
+training and cached chat serving (``inference/chat.py``) see the same ids.
 """
 
 from __future__ import annotations

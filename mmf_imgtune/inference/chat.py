@@ -7,8 +7,9 @@ the same ``ChatRenderer`` as training (``mmf_imgtune.data.conversation``), compa
 ids in the cache, the cache is cropped to the common prefix (an answer whose text
 re-tokenises differently, or a reference answer replacing the generated one, costs only its
 own tokens) and the rest is fed. ``reuse_cache=False`` re-encodes everything each turn (the
-reference the tests compare against: the same tokens). Greedy decoding; tokens are handed
-to ``on_text`` as they are generated.
+reference the tests compare against: the same tokens). Greedy decoding through the one
+decoding loop (``models/imgtune/generation.greedy_decode``, handed the session's cache);
+tokens are handed to ``on_text`` as they are generated.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from mmf_imgtune.data.conversation import IMAGE_TOKEN, ChatRenderer
 from mmf_imgtune.models.imgtune import lm as lm_lib
+from mmf_imgtune.models.imgtune.generation import greedy_decode
 
 
 class ChatSession:
@@ -95,56 +97,78 @@ class ChatSession:
             return 0  # the cut would fall before or inside the visual tokens: start afresh
         return common
 
-    def _forward(self, ids: list[int], start: int, image_position: int | None) -> torch.Tensor:
-        """Feed ``ids[start:]`` (after the ``start`` cached ones); next-token logits (V,)."""
-        device = next(self.model.parameters()).device
-        position = None if image_position is None else torch.tensor([image_position], device=device)
+    def _keep_cached(self, start: int) -> None:
+        """Keep the cache of the first ``start`` text ids (and the visual tokens before them)."""
         if start == 0:
             self._drop_cache()
         elif start < len(self.cached_ids):
             # Cache positions count the visual tokens when the text cut is past the image.
             # A negative crop removes that many positions (the form every release accepts).
             self.cache.crop(start + self.visual_length - self.cache.get_seq_length())
-        new = torch.tensor([ids[start:]], dtype=torch.long, device=device)  # (1, N)
-        mask = torch.ones(1, len(ids), dtype=torch.long, device=device)  # all the text so far
-        out, _ = self.model.run_lm(
-            self.model.embed_text(new),
-            mask,
-            self.visual,
-            past_key_values=self.cache,
-            use_cache=True,
-            image_position=position,
-        )
-        self.cache = lm_lib.output_cache(out)
-        self.cached_ids = list(ids)
-        return out.logits[0, -1]
+        self.cached_ids = self.cached_ids[:start]
+
+    def _check_positions(self, ids: list[int]) -> None:
+        """The model's own context check, over the whole conversation and the answer."""
+        device = next(self.model.parameters()).device
+        mask = torch.ones(1, len(ids), dtype=torch.long, device=device)  # (1, T)
+        if self.visual_length:
+            mask = torch.cat([self.visual["mask"].to(mask.dtype), mask], dim=1)  # (1, P + T)
+        try:
+            self.model.check_context(mask, self.visual_length, self.max_new_tokens)
+        except ValueError as error:
+            raise ValueError(f"{error}; in a chat, /reset starts a new conversation") from None
 
     @torch.no_grad()
     def _generate(
         self, ids: list[int], image_position: int | None, on_text: Callable[[str], None] | None
     ) -> list[int]:
-        limit = getattr(self.model._hf_model().config, "max_position_embeddings", None)
-        needed = len(ids) + self.visual_length + self.max_new_tokens
-        if limit is not None and needed > int(limit):
-            raise ValueError(
-                f"the conversation needs {needed} positions (text, {self.visual_length} visual "
-                f"tokens and max_new_tokens={self.max_new_tokens}), more than the LLM's "
-                f"max_position_embeddings={limit}; /reset to start a new conversation"
+        self._check_positions(ids)
+        start = self._reusable(ids, image_position)
+        self._keep_cached(start)
+        device = next(self.model.parameters()).device
+        position = None if image_position is None else torch.tensor([image_position], device=device)
+
+        def step_fn(embeds: torch.Tensor, mask: torch.Tensor, cache: Any):
+            # embeds: (1, N, H) the ids the cache lacks; mask: (1, L) all the text so far.
+            out, _ = self.model.run_lm(
+                embeds,
+                mask,
+                self.visual,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+                image_position=position,
             )
-        logits = self._forward(ids, self._reusable(ids, image_position), image_position)
-        tokens: list[int] = []
-        shown = ""
-        for _ in range(self.max_new_tokens):
-            token = int(logits.argmax())
-            if token == self.renderer.stop_id:
-                break
-            tokens.append(token)
-            if on_text is not None:
-                text = self._decode(tokens)
-                piece = text[len(shown) :] if text.startswith(shown) else text
-                if piece:  # special tokens decode to nothing
-                    on_text(piece)
-                shown = text
-            ids = [*ids, token]
-            logits = self._forward(ids, len(ids) - 1, image_position)
-        return tokens
+            self.cache = lm_lib.output_cache(out)
+            return out.logits[:, -1], self.cache
+
+        shown = [""]
+
+        def stream(tokens: torch.Tensor) -> None:
+            row = tokens[0].tolist()
+            if on_text is None or row[-1] == self.renderer.stop_id:
+                return
+            text = self._decode(row)
+            piece = text[len(shown[0]) :] if text.startswith(shown[0]) else text
+            if piece:  # special tokens decode to nothing
+                on_text(piece)
+            shown[0] = text
+
+        new = torch.tensor([ids[start:]], dtype=torch.long, device=device)  # (1, N)
+        tokens = greedy_decode(
+            step_fn,
+            self.model.embed_text,
+            self.model.embed_text(new),
+            torch.ones(1, len(ids), dtype=torch.long, device=device),
+            self.max_new_tokens,
+            self.renderer.stop_id,
+            cache=self.cache,
+            on_tokens=stream,
+        )[0].tolist()
+        if tokens:  # every step but the last fed its token: the cache holds them
+            self.cached_ids = [*ids, *tokens[:-1]]
+        return (
+            tokens[: tokens.index(self.renderer.stop_id)]
+            if self.renderer.stop_id in tokens
+            else tokens
+        )

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mmf_imgtune.models.imgtune.explain import (
+from mmf_imgtune.inference.explain import (
     mean_self_attention,
     normalise_weights,
     plot_explanation,

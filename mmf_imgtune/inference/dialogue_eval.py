@@ -1,6 +1,7 @@
 """Per-turn accuracy of generated answers on held-out dialogues (first turn vs later turns).
 
-Each dialogue is replayed through a ``ChatSession`` (``chat.py``): the model answers turn k
+Each dialogue is replayed through a ``ChatSession`` (``chat.py``, greedy decoding by the one
+decoding loop): the model answers turn k
 given the image and the reference history of turns 1..k-1 (the reference answer replaces the
 generated one before the next question, as in dialogue benchmarks with teacher-forced
 history), and an answer counts when it equals the reference after lower-casing and
@@ -17,8 +18,9 @@ from typing import Any
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
-from mmf_imgtune.data.processors.base import build_processor
-from mmf_imgtune.models.imgtune.chat import ChatSession
+from mmf_imgtune.inference.chat import ChatSession
+from mmf_imgtune.inference.runs import chat_renderer
+from mmf_imgtune.trainer.load_run import load_run
 
 
 def normalise(text: str) -> str:
@@ -89,21 +91,5 @@ def shapes_dialogues(dataset: Any, limit: int | None = None):
 
 def load_checkpoint(save_dir: str | Path, device: str = "cpu", checkpoint: str = "current.ckpt"):
     """(model, renderer, run config) of an ``mmf_run`` folder with a chat_prompt processor."""
-    # Lazily: models sit below the trainer layer, which owns load_run.
-    from mmf_imgtune.trainer.load_run import load_run
-
     run = load_run(save_dir, device, checkpoint=checkpoint)
-    return run.model, renderer_of(run.config), run.config
-
-
-def renderer_of(config: Any) -> ChatRenderer:
-    """The ``ChatRenderer`` of the run's first data set's chat_prompt processor."""
-
-    dataset = str(config.datasets[0])
-    for spec in (config.dataset_config[dataset].get("processors") or {}).values():
-        if spec is not None and spec.get("type") == "chat_prompt":
-            return build_processor(spec).renderer
-    raise ValueError(
-        f"dataset_config.{dataset}.processors has no chat_prompt processor: the checkpoint "
-        "was not trained on dialogues (train with task: dialogue / conversations)"
-    )
+    return run.model, chat_renderer(run.config), run.config

@@ -15,7 +15,6 @@ The figure shows the image, its boxes coloured by weight, a colour bar, question
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from mmf_imgtune.common.collate import BatchCollator
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
 from mmf_imgtune.registry import registry
+from mmf_imgtune.trainer.load_run import load_run
 
 
 def select_sample(sample_list: Any, index: int) -> SampleList:
@@ -253,10 +253,8 @@ def explain_example(
 
 def explain_split_example(run_dir: str, split: str, index: int, out_png: str) -> dict:
     """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
-    ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls."""
-    # Lazily: models sit below the trainer layer, which owns load_run
-    from mmf_imgtune.trainer.load_run import load_run
-
+    ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls
+    (``mmf_imgtune.cli.explain``)."""
     run = load_run(run_dir)
     config, model = run.config, run.model
     name = config.datasets[0]
@@ -270,23 +268,3 @@ def explain_split_example(run_dir: str, split: str, index: int, out_png: str) ->
         else DEFAULTS["answer_prefix"]
     )
     return explain_example(model, batch, 0, sample.get("image_path"), out_png, answer_prefix=prefix)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m mmf_imgtune.models.imgtune.explain RUN_DIR [--split test --index 0 --out PNG]``"""
-
-    parser = argparse.ArgumentParser(description="Save a region-attention PNG for one example.")
-    parser.add_argument("run_dir", help="a finished run's env.save_dir (config.yaml + checkpoints)")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--out", help="PNG path (default: <run_dir>/explanation.png)")
-    args = parser.parse_args(argv)
-    out = args.out or str(Path(args.run_dir) / "explanation.png")
-    result = explain_split_example(args.run_dir, args.split, args.index, out)
-    weights = ", ".join(f"{w:.2f}" for w in result["weights"])
-    print(f"{result['question']} -> {result['answer']}  (region weights {weights})")
-    print(f"explanation: {result['path']}")
-
-
-if __name__ == "__main__":
-    main()

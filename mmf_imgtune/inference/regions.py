@@ -1,12 +1,12 @@
-"""Regions of one image for ``mmf_imgtune_generate``, made the way the training store's were.
+"""Regions of one raw image, made the way the training store's were (generate, chat, web).
 
 The recipe comes from the extraction record of the store the model trained on (the train
 split's first ``feature_stores`` path; a copy, ``feature_stores.json``, is kept in the run's
 save folder for when the store is not on this machine). The backend is rebuilt from it and
 checked to reproduce it (the same weights file by sha256, layer, input size); the boxes are
-``--boxes``, ``--grid K``, ``--detect``, or the store's own source for images without given
-boxes. Stores written before records fall back to the data set's ``feature_extraction`` /
-``extract`` options, with a note that they cannot be checked.
+given, a K x K grid, the store's detector, or the store's own source for images without
+given boxes. Stores written before records fall back to the data set's ``extract`` options,
+with a note that they cannot be checked.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from mmf_imgtune.cli.generate import GenerateError
+from mmf_imgtune.inference.runs import InferenceError
 from mmf_imgtune.io.features.info import pad_region_sample
 from mmf_imgtune.io.features.provenance import (
     describe_box_sources,
@@ -49,7 +49,7 @@ def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -
 
     stores = registry.get_builder_class(dataset)().feature_stores(dataset_config, "train")
     if not stores:
-        raise GenerateError(
+        raise InferenceError(
             f"dataset_config.{dataset} names no region feature store for the train split "
             "(use_features false?): nothing says how this model's features were made"
         )
@@ -63,21 +63,22 @@ def training_store(dataset: str, dataset_config: DictConfig, run_folder: Path) -
         ):
             if entry["path"] == path:
                 return path, key, entry["record"]
-    raise GenerateError(
+    raise InferenceError(
         f"the model trained on {path} ({key}), which is not here, and {saved} has no copy of "
         "its extraction record; pass --config with the data paths of this machine"
     )
 
 
 def _legacy_options(path: str, dataset: str, dataset_config: DictConfig) -> dict:
-    section = next((s for s in ("feature_extraction", "extract") if s in dataset_config), None)
+    # Saved configs of old runs are read through config.deprecated: the section is `extract`.
+    section = "extract" if "extract" in dataset_config else None
     given = OmegaConf.to_container(dataset_config[section], resolve=True) if section else {}
     options = {key: given.get(key, value) for key, value in _extractor_defaults().items()}
     # The selection was not recorded either: RegionOptions' defaults, the section's layer.
     options["regions"] = RegionOptions(layer=given.get("layer"))
     where = f"dataset_config.{dataset}.{section}" if section else "the extractor's defaults"
     print(
-        f"mmf_imgtune_generate: note: {path} has no extraction record (written before stores "
+        f"[mmf_imgtune] note: {path} has no extraction record (written before stores "
         f"kept one); extracting with {where}, which cannot be checked against it",
         file=sys.stderr,
     )
@@ -105,36 +106,37 @@ def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictC
     )
     differences = recipe_differences(record, {**backend.recipe(), "box_sources": {}})
     if differences:
-        raise GenerateError(
+        raise InferenceError(
             f"cannot extract regions the way {path} was made: {'; '.join(differences)} (did "
             "the weights file change?). The store: " + describe_record(record)
         )
     return backend
 
 
-def _choose_boxes(args: Any, boxes, record: dict | None, backend, image, path: str):
+def _choose_boxes(
+    boxes, grid: int | None, detect: bool, record: dict | None, backend, image, path: str
+):
     """(boxes or None to detect, description) for the one image."""
 
     width, height = int(image.shape[2]), int(image.shape[1])
     if boxes is not None:
         return check_boxes("--boxes", boxes, width, height), f"{len(boxes)} given boxes"
     sources = (record or {}).get("box_sources") or {}
-    grid = args.grid
-    if grid is None and not args.detect:
+    if grid is None and not detect:
         if "grid" in sources:
             grid = int(sources["grid"]["grid"])
         elif "detector" not in sources:
             made = describe_box_sources(sources) if record else "unrecorded boxes"
-            raise GenerateError(
+            raise InferenceError(
                 f"the training features ({path}) were pooled over {made}; pass --boxes "
                 "'[[x1, y1, x2, y2], ...]' for this image (or --grid K to try a grid)"
             )
     if grid is not None:
         if grid < 1:
-            raise GenerateError(f"--grid {grid}: give the cells per side, >= 1")
+            raise InferenceError(f"--grid {grid}: give the cells per side, >= 1")
         return grid_boxes(width, height, grid), f"whole image + {grid}x{grid} grid"
     if not backend.detects:
-        raise GenerateError(
+        raise InferenceError(
             f"--detect: the training features ({path}) come from no detector; use --boxes or --grid"
         )
     return None, "boxes from the training store's detector"
@@ -143,36 +145,46 @@ def _choose_boxes(args: Any, boxes, record: dict | None, backend, image, path: s
 def extract_regions(
     image: torch.Tensor,
     boxes: np.ndarray | None,
-    args: Any,
+    *,
+    run_folder: str | Path,
     dataset: str,
     dataset_config: DictConfig,
     model_config: DictConfig,
+    device: str | torch.device = "cpu",
+    grid: int | None = None,
+    detect: bool = False,
 ) -> tuple[torch.Tensor, dict]:
     """Region features of one uint8 (3, H, W) image, made as the training store's were.
+
+    Args:
+        boxes: (n, 4) given pixel boxes, or None for ``grid``, ``detect`` or the store's own
+            box source.
+        run_folder: the run's save folder (its ``feature_stores.json`` stands in for a
+            training store that is not on this machine).
+        grid: the whole image + a K x K grid instead of the store's boxes.
+        detect: the store's detector instead of its boxes.
 
     Returns:
         ``image_feature_0`` (max_features, D) and ``image_info_0`` (``pad_region_sample``).
     """
-
-    run_folder = Path(args.config_path).parent
-    path, key, record = training_store(dataset, dataset_config, run_folder)
+    path, key, record = training_store(dataset, dataset_config, Path(run_folder))
     try:
-        backend = _backend(record, path, dataset, dataset_config, args.device)
+        backend = _backend(record, path, dataset, dataset_config, device)
     except (FileNotFoundError, ImportError, ValueError) as error:
-        if isinstance(error, GenerateError):
+        if isinstance(error, InferenceError):
             raise
-        raise GenerateError(f"cannot rebuild the extractor of {path}: {error}") from None
+        raise InferenceError(f"cannot rebuild the extractor of {path}: {error}") from None
     feature_dim = int(model_config.region_encoder.feature_dim)
     if backend.feature_dim != feature_dim:
-        raise GenerateError(
+        raise InferenceError(
             f"the extractor gives {backend.feature_dim}-d features but the model reads "
             f"{feature_dim}-d ones (region_encoder.feature_dim); {path} ({key}) does not hold "
             "this model's training features"
         )
-    chosen, described = _choose_boxes(args, boxes, record, backend, image, path)
+    chosen, described = _choose_boxes(boxes, grid, detect, record, backend, image, path)
     recipe = backend.recipe()
     print(
-        f"mmf_imgtune_generate: regions: {described}, pooled from {recipe['weights']['name']} "
+        f"[mmf_imgtune] regions: {described}, pooled from {recipe['weights']['name']} "
         f"layer '{recipe['layer']}' ({recipe['feature_dim']}-d), as in {path}",
         file=sys.stderr,
     )

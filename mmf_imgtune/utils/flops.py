@@ -114,8 +114,7 @@ def imgtune_step_flops(model: nn.Module, batch: Any) -> StepFlops:
     the LLM's self-attention runs over the padded sequence (visual prefix + text) on every
     decoder layer, each cross-attention block over text x visual tokens.
     """
-    hf_model = model._hf_model()
-    lm_config = hf_model.config
+    lm_config = model.lm.config  # the HF config (a peft wrapper forwards it)
     layers = int(getattr(lm_config, "num_hidden_layers", None) or lm_config.n_layer)
     width = lm_attention_width(lm_config)
     cfg = model.config

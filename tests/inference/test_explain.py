@@ -5,7 +5,7 @@ import torch
 from imgtune_helpers import build, make_batch
 from PIL import Image
 
-from mmf_imgtune.models.imgtune.explain import explain_example, region_weights, select_sample
+from mmf_imgtune.inference.explain import explain_example, region_weights, select_sample
 
 
 def _batch_with_boxes(size=4, boxes=5):

@@ -1,4 +1,8 @@
-"""Greedy and beam-search decoding over ``inputs_embeds`` for ImgTune.
+"""Greedy and beam-search decoding over ``inputs_embeds`` for ImgTune: the one decoding loop.
+
+``ImgTune.generate`` (evaluation, ``mmf_imgtune_generate``) and the chat session
+(``mmf_imgtune.inference.chat``: one conversation, its KV cache kept across turns, tokens
+streamed) both decode here; they differ only in their ``step_fn``.
 
 Our own loop rather than HF ``generate`` because the prefix (visual tokens, padded boxes
 masked, left-padded prompt) needs explicit ``position_ids`` and the cross-attention layers need
@@ -29,9 +33,9 @@ EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 class _Sequence:
     """What the next step feeds: every position (uncached) or only the newest (cached)."""
 
-    def __init__(self, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool):
+    def __init__(self, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool, cache: Any):
         self.inputs, self.mask, self.use_cache = embeds, mask, use_cache
-        self.cache: Any = None
+        self.cache: Any = cache
 
     def step(self, step_fn: StepFn) -> torch.Tensor:
         logits, cache = step_fn(self.inputs, self.mask, self.cache)
@@ -66,21 +70,28 @@ def greedy_decode(
     max_new_tokens: int,
     eos_id: int,
     use_cache: bool = True,
+    cache: Any = None,
+    on_tokens: Callable[[torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Args:
         embeds: (B, L, H) prefix embeddings; mask: (B, L) 0/1 attention mask, or None when no
-            position is padded.
+            position is padded. With ``cache`` (the KV cache of positions before these, e.g. a
+            chat's earlier turns) ``embeds`` are only the positions the cache lacks, and
+            ``mask`` still covers all of them.
+        on_tokens: called after every step with the (B, t) tokens so far (streaming).
 
     Returns:
         (B, <= max_new_tokens) long token ids; after EOS every position holds EOS.
     """
-    sequence = _Sequence(embeds, mask, use_cache)
+    sequence = _Sequence(embeds, mask, use_cache, cache)
     tokens = embeds.new_zeros(embeds.size(0), 0, dtype=torch.long)
     done = torch.zeros(embeds.size(0), dtype=torch.bool, device=embeds.device)
     for _ in range(max_new_tokens):
         step = sequence.step(step_fn).argmax(dim=-1)  # (B,)
         step = torch.where(done, torch.full_like(step, eos_id), step)
         tokens = torch.cat([tokens, step.unsqueeze(1)], dim=1)
+        if on_tokens is not None:
+            on_tokens(tokens)
         done = done | (step == eos_id)
         if bool(done.all()):
             break
@@ -110,7 +121,7 @@ def beam_decode(
     """
     batch = embeds.size(0)
     # The first step runs the B prompts once; its cache is then copied to the beams.
-    sequence = _Sequence(embeds, mask, use_cache)
+    sequence = _Sequence(embeds, mask, use_cache, None)
     scores = torch.zeros(batch, num_beams, device=embeds.device)
     scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
     tokens = embeds.new_zeros(batch * num_beams, 0, dtype=torch.long)

@@ -202,7 +202,7 @@ class ImgTune(BaseModel):
         if padded:
             if prefix:
                 mask = place_visual(vmask.to(mask.dtype), mask, image_position)
-            self._check_context(mask, tokens.size(1) if prefix else 0)
+            self.check_context(mask, tokens.size(1) if prefix else 0)
             # Positions count only real tokens, so padded boxes and pads leave no gap.
             positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, -embeds.size(1) :]
         else:
@@ -234,7 +234,7 @@ class ImgTune(BaseModel):
             )
         return out, (tokens.size(1) if prefix else 0)
 
-    def _check_context(self, mask: torch.Tensor, visual_tokens: int, new_tokens: int = 0) -> None:
+    def check_context(self, mask: torch.Tensor, visual_tokens: int, new_tokens: int = 0) -> None:
         """Fail instead of running past the LLM's positions: RoPE models would not raise,
         they would silently read positions they were never trained on.
 
@@ -292,7 +292,7 @@ class ImgTune(BaseModel):
             )
         else:
             full_mask, prefix = mask, 0
-        self._check_context(full_mask, prefix, max_new_tokens)
+        self.check_context(full_mask, prefix, max_new_tokens)
         # One check per call (decoding only appends real tokens), not one per step.
         padded = not bool(full_mask.bool().all())
         use_cache = bool(cfg.get("use_cache", True))

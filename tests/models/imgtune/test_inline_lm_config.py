@@ -25,9 +25,9 @@ def test_inline_config_is_built_as_written_and_guards_its_own_context(lm):
     assert (getattr(hf, width), getattr(hf, positions)) == (written[width], written[positions])
     assert hf.max_position_embeddings == written[positions] == 128  # the defaults say 256
     limit = written[positions]
-    model._check_context(torch.ones(1, limit, dtype=torch.long), visual_tokens=0)
+    model.check_context(torch.ones(1, limit, dtype=torch.long), visual_tokens=0)
     with pytest.raises(ValueError, match=f"needs {limit + 1} positions.*={limit}"):
-        model._check_context(torch.ones(1, limit + 1, dtype=torch.long), visual_tokens=0)
+        model.check_context(torch.ones(1, limit + 1, dtype=torch.long), visual_tokens=0)
 
 
 def test_run_config_keeps_an_inline_gpt2_config_as_written(tmp_path):
