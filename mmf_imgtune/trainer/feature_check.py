@@ -18,9 +18,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from mmf_imgtune.config.checks import ConfigError
+from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.io.features.provenance import read_record, store_feature_dim
 from mmf_imgtune.regions.grid import grid_region_count
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
 
 # Where a model states the width of the region features it reads, in order of precedence.
 FEATURE_DIM_KEYS = ("region_encoder.feature_dim", "image_encoder.feature_dim", "feature_dim")
@@ -87,7 +87,9 @@ def save_feature_stores(stores: dict, save_dir: str) -> None:
     """``<save_dir>/feature_stores.json``: the stores and their records, beside config.yaml."""
 
     data = json.dumps(stores, indent=1, sort_keys=True).encode()
-    atomic_write_bytes(Path(save_dir) / "feature_stores.json", lambda handle: handle.write(data))
+    atomic_write(
+        Path(save_dir) / "feature_stores.json", data, fsync_folder=True, clear_orphans=True
+    )
 
 
 def _check_store(path: str, key: str, name: str, dataset_config: DictConfig, wanted) -> None:

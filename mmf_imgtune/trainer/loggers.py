@@ -16,7 +16,7 @@ import os
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
+from mmf_imgtune.io.atomic import atomic_write
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -39,7 +39,12 @@ class ResumableCSVLogger(CSVLogger):
         kept = [row for row in rows if _step(row) < self._resume_step]
         if header:
             experiment.metrics_keys = sorted(header)
-            atomic_write_bytes(path, lambda handle: _write_rows(handle, experiment, kept))
+            atomic_write(
+                path,
+                lambda handle: _write_rows(handle, experiment, kept),
+                fsync_folder=True,
+                clear_orphans=True,
+            )
         return experiment
 
 

@@ -18,9 +18,10 @@ from mmf_imgtune.config.checks import ConfigError
 from mmf_imgtune.config.loader import save_config
 from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.errors import MMFImgtuneError
+from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.build import build_trainer
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, checkpoint_step
+from mmf_imgtune.trainer.checkpoint_io import checkpoint_step
 from mmf_imgtune.trainer.console import quiet_third_party
 from mmf_imgtune.trainer.datamodule import MMFDataModule, per_device_batch_size
 from mmf_imgtune.trainer.lightning_module import MMFLightningModule
@@ -64,7 +65,7 @@ def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig
             writer.writeheader()
             writer.writerows(rows)
             data = buffer.getvalue().encode()
-        atomic_write_bytes(path, lambda handle, data=data: handle.write(data))
+        atomic_write(path, data, fsync_folder=True, clear_orphans=True)
         written.append(str(path))
     return written
 
@@ -158,6 +159,6 @@ def run_training(config: DictConfig) -> dict[str, Any]:
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()
-        atomic_write_bytes(Path(save_dir) / "metrics.json", lambda handle: handle.write(data))
+        atomic_write(Path(save_dir) / "metrics.json", data, fsync_folder=True, clear_orphans=True)
         print_metrics(result, config)
     return result

@@ -12,20 +12,21 @@ import time
 import numpy as np
 import pytest
 
+from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.io.features import FeatureReader
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes, safe_torch_load
+from mmf_imgtune.trainer.checkpoint_io import safe_torch_load
 
 pytestmark = pytest.mark.slow
 
 CHECKPOINT_WRITER = """
 import sys, torch
-from mmf_imgtune.trainer.checkpoint_io import atomic_write_bytes
+from mmf_imgtune.io.atomic import atomic_write
 path, version = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 while True:
     version += 1
     state = {"version": version, "weights": torch.full((512, 1024), float(version))}  # 2 MiB
-    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+    atomic_write(path, lambda handle: torch.save(state, handle), clear_orphans=True)
 """
 
 FEATURE_WRITER = """
@@ -73,7 +74,7 @@ def test_checkpoint_killed_anywhere_stays_loadable(tmp_path):
         assert version > last or attempt == 0 and version >= 1
         last = version
     # Writers killed mid-write leave temporary files; the next write removes them.
-    atomic_write_bytes(path, lambda handle: handle.write(b"next"))
+    atomic_write(path, b"next", clear_orphans=True)
     assert sorted(os.listdir(tmp_path)) == ["current.ckpt"]
 
 

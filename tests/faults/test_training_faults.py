@@ -9,13 +9,9 @@ import pytest
 import torch
 
 from mmf_imgtune.config import build_config
-from mmf_imgtune.io.atomic import TMP_MARK
+from mmf_imgtune.io.atomic import TMP_MARK, DiskFullError, atomic_write
 from mmf_imgtune.trainer import run_training
-from mmf_imgtune.trainer.checkpoint_io import (
-    CheckpointWriteError,
-    atomic_write_bytes,
-    safe_torch_load,
-)
+from mmf_imgtune.trainer.checkpoint_io import safe_torch_load
 from mmf_imgtune.trainer.lightning_module import NonFiniteLossError
 from mmf_imgtune.utils.testing import TINY_RUN
 
@@ -88,7 +84,7 @@ def test_disk_full_stops_clearly_and_keeps_previous_checkpoint(tmp_path, monkeyp
         return real_save(obj, handle, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint_io.torch, "save", failing_save)
-    with pytest.raises(CheckpointWriteError, match="no space left.*previous file is intact"):
+    with pytest.raises(DiskFullError, match="no space left.*previous file is intact.*max_to_keep"):
         run_training(_config(tmp_path, "run_type=train"))
     monkeypatch.setattr(checkpoint_io.torch, "save", real_save)
     run = tmp_path / "run"
@@ -105,7 +101,7 @@ def test_atomic_write_leaves_old_file_when_writer_dies(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        atomic_write_bytes(target, dies)
+        atomic_write(target, dies)
     assert target.read_bytes() == b"good"
     assert os.listdir(tmp_path) == ["x.bin"]
 

@@ -1,8 +1,15 @@
+import errno
 import os
 
 import pytest
 
-from mmf_imgtune.io.atomic import TMP_MARK, atomic_write, remove_orphaned_temps, temp_path
+from mmf_imgtune.io.atomic import (
+    TMP_MARK,
+    DiskFullError,
+    atomic_write,
+    remove_orphaned_temps,
+    temp_path,
+)
 
 
 @pytest.mark.parametrize("fsync", [True, False])
@@ -41,3 +48,28 @@ def test_one_temporary_name_pattern_and_dead_writers_litter_removed(tmp_path):
         path.write_bytes(b"x")
     remove_orphaned_temps(tmp_path.iterdir())
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name])
+
+
+def test_clear_orphans_removes_only_the_targets_dead_temporaries(tmp_path):
+    target = tmp_path / "current.ckpt"
+    dead = temp_path(target, 2**22 + 12345)  # above any pid_max: no such process
+    dead_other = temp_path(tmp_path / "other.ckpt", 2**22 + 12345)
+    for path in (dead, dead_other):
+        path.write_bytes(b"x")
+    atomic_write(target, b"new")  # by default no folder scan: the litter stays
+    assert dead.exists()
+    atomic_write(target, b"newer", clear_orphans=True)
+    assert not dead.exists() and dead_other.exists() and target.read_bytes() == b"newer"
+
+
+def test_a_full_disk_names_the_file_keeps_the_old_one_and_gives_the_hint(tmp_path):
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+
+    def full(handle):
+        handle.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(DiskFullError, match=r"metrics\.json; the previous file is intact\. Go"):
+        atomic_write(target, full, full_disk_hint="Go.")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["metrics.json"]

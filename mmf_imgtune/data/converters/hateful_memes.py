@@ -1,18 +1,16 @@
 """Convert the Hateful Memes download (zip) into MMF's layout, like MMF's ``mmf_convert_hm``.
 
-    python -m mmf_imgtune.cli.convert_hateful_memes --zip_files hateful_memes.zip \
-        [more.zip ...] [--data_dir ./data] [--password_file FILE]
+The command is ``mmf_imgtune_convert_hm`` (``mmf_imgtune.cli.convert_hateful_memes``).
 
 Writes ``<data_dir>/datasets/hateful_memes/defaults/annotations/*.jsonl`` and
 ``.../images/img/*.png``. The zip from the challenge site is password-protected: the password
-is read from ``--password_file``, else ``HM_ZIP_PASSWORD``, else asked for on the terminal; it is
+is read from a password file, else ``HM_ZIP_PASSWORD``, else asked for on the terminal; it is
 never written anywhere. Phase-1 names (``dev.jsonl``, ``test.jsonl``) are also written as
 ``dev_seen.jsonl`` / ``test_seen.jsonl``, the names the ``hateful_memes`` builder reads.
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import os
@@ -25,9 +23,11 @@ from pathlib import PurePosixPath
 ALIASES = {"dev.jsonl": "dev_seen.jsonl", "test.jsonl": "test_seen.jsonl"}
 
 
-def _password(args: argparse.Namespace) -> bytes | None:
-    if args.password_file:
-        with open(args.password_file, encoding="utf-8") as handle:
+def read_password(password_file: str | None) -> bytes | None:
+    """The zip password: ``password_file``'s first line, else ``HM_ZIP_PASSWORD``, else asked
+    for on a terminal; None when there is none (an unprotected zip)."""
+    if password_file:
+        with open(password_file, encoding="utf-8") as handle:
             return handle.read().strip().encode()
     if os.environ.get("HM_ZIP_PASSWORD"):
         return os.environ["HM_ZIP_PASSWORD"].encode()
@@ -112,21 +112,3 @@ def convert(zip_files: list[str], data_dir: str, password: bytes | None = None) 
         )
     print(f"wrote {len(set(names))} annotation files and {total} images to {root}")
     return root
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Hateful Memes zip -> MMF's data layout")
-    parser.add_argument("--zip_files", nargs="+", required=True, help="downloaded zip(s)")
-    parser.add_argument("--data_dir", default=os.environ.get("MMF_DATA_DIR", "./data"),
-                        help="env.data_dir (default: $MMF_DATA_DIR or ./data)")  # fmt: skip
-    parser.add_argument("--password_file", help="file holding the zip password (not stored)")
-    args = parser.parse_args(argv)
-    try:
-        convert(args.zip_files, args.data_dir, _password(args))
-    except (FileNotFoundError, PermissionError) as error:
-        print(f"convert_hateful_memes: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()

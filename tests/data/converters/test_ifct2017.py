@@ -7,7 +7,8 @@ import json
 import pytest
 from PIL import Image
 
-from mmf_imgtune.data.real import ifct2017
+from mmf_imgtune.cli.ifct2017 import run
+from mmf_imgtune.data.converters import ifct2017
 
 HEADER = ["Food Code; code", "Food Name; name", "Scientific Name; scie", "Local Name; lang",
           "Food Group; grup", "Energy; enerc"]  # fmt: skip
@@ -39,7 +40,7 @@ def read(path):
 def test_convert_writes_caption_and_classification_folders(tmp_path):
     pictures, compositions = fake_packages(tmp_path)
     out = tmp_path / "ifct"
-    counts = ifct2017.run(["--out", str(out), "--pictures", str(pictures),
+    counts = run(["--out", str(out), "--pictures", str(pictures),
                             "--compositions", str(compositions)])  # fmt: skip
     # Per group, position p (sorted by code) goes to val if p % 7 == 3, test if p % 7 == 6.
     assert counts["caption"] == {"train": 18, "val": 3, "test": 3}

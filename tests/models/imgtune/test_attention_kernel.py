@@ -4,8 +4,8 @@ import pytest
 import torch
 from imgtune_helpers import build, make_batch
 
-from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.inference.explain import region_weights, select_sample
+from mmf_imgtune.models.imgtune import lm as lm_lib
 
 
 def _kernel(model) -> str:
