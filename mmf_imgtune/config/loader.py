@@ -24,6 +24,7 @@ from mmf_imgtune.config.checks import (
     check_file_types,
     check_override,
 )
+from mmf_imgtune.config.deprecated import rename_deprecated_keys, rename_deprecated_override
 from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.registry import registry
 from mmf_imgtune.utils.user_dir import import_user_dir
@@ -60,6 +61,7 @@ def load_yaml(path: str | Path, _stack: tuple[Path, ...] = ()) -> DictConfig:
         raise ConfigError(f"{path}: cannot parse yaml ({error})") from None
     if not isinstance(own, DictConfig):
         raise ConfigError(f"{path}: a config file must hold a mapping at the top level")
+    rename_deprecated_keys(own, str(path))
     includes = own.pop("includes", None) or []
     if isinstance(includes, str):
         includes = [includes]
@@ -188,8 +190,9 @@ def build_config(args: Iterable[str] = (), **options: Any) -> DictConfig:
         config.run_type = cli_options["run_type"]
     for override in overrides:
         key, value = override.split("=", 1)
+        key = rename_deprecated_override(key)
         check_override(config, key, value)
-        parsed = OmegaConf.from_dotlist([override])
+        parsed = OmegaConf.from_dotlist([f"{key}={value}"])
         config = merge(config, parsed)
     _check_ready(config)
     _resolve(config, cli_options.get("config"))

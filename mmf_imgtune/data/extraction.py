@@ -1,7 +1,7 @@
 """Builders that extract their own region features: the ``extract`` options and one helper.
 
 A builder whose data comes as images (``image_text_jsonl``; ``hateful_memes``, ``coco`` and
-``vqa2`` with ``extract.enabled: true``; ``shapes`` through its own ``feature_extraction``)
+``vqa2`` with ``extract.enabled: true``; ``shapes`` always, through ``data/shapes/features.py``)
 calls ``extract_missing`` from ``build`` (rank 0, once) with the feature key and image file
 of every record of a split. The features land in the split's first
 ``features`` path; what is there already is kept, provided the store was made the way the

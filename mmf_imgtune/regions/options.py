@@ -1,7 +1,7 @@
 """``RegionOptions``: which regions an image gets and which features they are given.
 
 One object, declared once, for every way of extracting regions: ``extract_features`` (and so
-``mmf_imgtune_extract`` and the builders' ``extract`` / ``feature_extraction`` sections), the
+``mmf_imgtune_extract`` and the builders' ``extract`` sections), the
 backends, and ``mmf_imgtune_generate`` (which reads the training store's recorded settings
 back into it). Detections are chosen as in bottom-up attention (``selection.py``).
 """

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mmf_imgtune.config.deprecated import rename_deprecated_keys
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.registry import registry
 from mmf_imgtune.trainer.checkpoint_io import consolidate, is_sharded_checkpoint, safe_torch_load
@@ -176,7 +177,7 @@ def load_run(
             if not os.path.isfile(config):
                 raise RunLoadError(f"config {config}: no such file")
             config_path = Path(config)
-        run_config = OmegaConf.load(config_path)
+        run_config = rename_deprecated_keys(OmegaConf.load(config_path), str(config_path))
     user_dir = import_user_dir(run_config.env.get("user_dir") if "env" in run_config else None)
     model = build_model(run_config)
     load_model_weights(model, str(checkpoint_path))

@@ -54,8 +54,8 @@ SHAPES_TINY = [
     "dataset_config.shapes.sizes.val=8",
     "dataset_config.shapes.sizes.test=8",
     "dataset_config.shapes.image_size=64",
-    "dataset_config.shapes.feature_extraction.min_size=64",
-    "dataset_config.shapes.feature_extraction.max_size=64",
+    "dataset_config.shapes.extract.min_size=64",
+    "dataset_config.shapes.extract.max_size=64",
 ]
 RUN_TINY = [
     "training.batch_size=4",

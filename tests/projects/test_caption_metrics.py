@@ -151,8 +151,8 @@ def test_shapes_caption_metrics_are_pycocoevalcap_on_the_predictions(tmp_path):
                   "dataset=shapes", f"env.data_dir={data}",
                   "dataset_config.shapes.sizes={train: 8, val: 4, test: 4}",
                   "dataset_config.shapes.image_size=64",
-                  "dataset_config.shapes.feature_extraction.min_size=64",
-                  "dataset_config.shapes.feature_extraction.max_size=64",
+                  "dataset_config.shapes.extract.min_size=64",
+                  "dataset_config.shapes.extract.max_size=64",
                   "model_config.imgtune.generation.max_new_tokens=8",
                   "training.max_updates=4", *SHORT])  # fmt: skip
     references = {r["id"]: r["captions"] for r in load_split(str(data / "shapes"), "test")}

@@ -218,4 +218,4 @@ class ShapesBuilder(BaseDatasetBuilder):
     def feature_stores(self, config: DictConfig, split: str) -> list[tuple[str, str]]:
         if not bool(config.use_features):
             return []
-        return [(feature_dir(config), "dataset_config.shapes.feature_extraction.variant")]
+        return [(feature_dir(config), "dataset_config.shapes.extract.variant")]

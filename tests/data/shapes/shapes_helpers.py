@@ -16,8 +16,8 @@ def tiny_config(data_dir, **overrides):
     config.data_dir = str(data_dir)
     config.sizes = {"train": 16, "val": 6, "test": 6}
     config.image_size = 64
-    config.feature_extraction.min_size = 64
-    config.feature_extraction.max_size = 64
+    config.extract.min_size = 64
+    config.extract.max_size = 64
     for key, value in overrides.items():
         OmegaConf.update(config, key, value)
     return config
