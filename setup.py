@@ -46,6 +46,7 @@ setup(
             "pytest-timeout>=2.3,<3",
             "hypothesis>=6.100,<7",
             "ruff>=0.6,<0.18",
+            "import-linter>=2.16,<2.17",
         ],
     },
     entry_points={

@@ -3,7 +3,7 @@
     python -m mmf_imgtune.bench.worker RESULT_JSON mmf_run-args...
     python -m mmf_imgtune.bench.worker --prepare mmf_run-args...
 
-Runs ``mmf_imgtune.cli.run.run(args)`` and writes RESULT_JSON (atomically, only on success)
+Runs what ``mmf_run args`` runs (``build_config`` + ``run_training``) and writes RESULT_JSON (atomically, only on success)
 with the run's metrics, parameter counts, training time, and this process's peak memory:
 resident set size (all of it: Python, torch, data) and, on GPU, the CUDA allocator's peak.
 A separate process per run isolates crashes and makes peak memory per model meaningful.
@@ -23,6 +23,7 @@ import torch
 
 from mmf_imgtune.config import ConfigError, build_config
 from mmf_imgtune.io.atomic import atomic_write
+from mmf_imgtune.trainer import run_training
 from mmf_imgtune.trainer.datamodule import MMFDataModule
 
 
@@ -69,11 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] == "--check":
         check(argv[1:])
         return
-    # Lazily: bench sits below cli (layers, docs/architecture.md)
-    from mmf_imgtune.cli.run import run
-
     result_path, args = Path(argv[0]), argv[1:]
-    result = run(args)
+    result = run_training(build_config(args))
     result.update(peak_memory_mb())
     result["args"] = args
     write_json(result_path, result)

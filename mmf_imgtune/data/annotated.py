@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig
 from PIL import Image
 
 from mmf_imgtune.common.sample import Sample
-from mmf_imgtune.data.base_builder import BaseDatasetBuilder
+from mmf_imgtune.data.base_builder import BaseDatasetBuilder, split_paths
 from mmf_imgtune.data.base_dataset import BaseDataset
 from mmf_imgtune.errors import DataError
 from mmf_imgtune.io.features import FeatureReader
@@ -52,24 +52,6 @@ def release_readers(path: str, inherited_only: bool = False) -> None:
         env = getattr(getattr(_READERS.pop(key), "store", None), "_env", None)
         if env is not None:
             env.close()
-
-
-def split_paths(config: DictConfig, section: str, split: str, dataset: str) -> list[str]:
-    """``config.<section>.<split>`` as a list of absolute paths (MMF allows a str or a list).
-
-    Raises:
-        KeyError: naming ``dataset_config.<dataset>.<section>.<split>`` when it is not set.
-    """
-    node = config.get(section)
-    value = node.get(split) if node is not None else None
-    if value is None or (isinstance(value, (list, ListConfig)) and not value):
-        raise KeyError(
-            f"dataset_config.{dataset}.{section}.{split} is not set: give the path (relative "
-            f"to dataset_config.{dataset}.data_dir) of the {section} of the '{split}' split"
-        )
-    values = list(value) if isinstance(value, (list, ListConfig)) else [value]
-    root = str(config.data_dir)
-    return [str(v) if os.path.isabs(str(v)) else os.path.join(root, str(v)) for v in values]
 
 
 def existing_paths(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 from torch.utils.data import Dataset
 
 
@@ -38,9 +38,6 @@ class BaseDatasetBuilder:
         """
         if not config.get("use_features") or config.get("features") is None:
             return []
-        # Lazily: annotated.py subclasses this module's builder (a cycle)
-        from mmf_imgtune.data.annotated import split_paths
-
         try:
             paths = split_paths(config, "features", split, self.dataset_name)
         except KeyError:
@@ -57,3 +54,21 @@ class BaseDatasetBuilder:
         if not os.path.exists(path):
             raise FileNotFoundError(f"Missing data: '{path}' (set by {key}). {source}")
         return path
+
+
+def split_paths(config: DictConfig, section: str, split: str, dataset: str) -> list[str]:
+    """``config.<section>.<split>`` as a list of absolute paths (MMF allows a str or a list).
+
+    Raises:
+        KeyError: naming ``dataset_config.<dataset>.<section>.<split>`` when it is not set.
+    """
+    node = config.get(section)
+    value = node.get(split) if node is not None else None
+    if value is None or (isinstance(value, (list, ListConfig)) and not value):
+        raise KeyError(
+            f"dataset_config.{dataset}.{section}.{split} is not set: give the path (relative "
+            f"to dataset_config.{dataset}.data_dir) of the {section} of the '{split}' split"
+        )
+    values = list(value) if isinstance(value, (list, ListConfig)) else [value]
+    root = str(config.data_dir)
+    return [str(v) if os.path.isabs(str(v)) else os.path.join(root, str(v)) for v in values]

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from mmf_imgtune.data.annotated import feature_reader, release_readers, split_paths
+from mmf_imgtune.data.annotated import feature_reader, release_readers
+from mmf_imgtune.data.base_builder import split_paths
 from mmf_imgtune.io.annotations import AnnotationError
 
 # ``extract`` keys that are not extract_features arguments.

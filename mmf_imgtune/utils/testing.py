@@ -57,11 +57,9 @@ def write_plugin(folder: str | os.PathLike, name: str, files: dict[str, str]) ->
 
 
 def checkpoint_weights(path: str | os.PathLike) -> dict:
-    """The ``state_dict`` of a checkpoint our trainer wrote."""
-    # Lazily: utils sit below the trainer layer (layers)
-    from mmf_imgtune.trainer.checkpoint_io import safe_torch_load
-
-    return safe_torch_load(path)["state_dict"]
+    """The ``state_dict`` of a checkpoint our trainer wrote (tensors only, as the trainer's
+    ``safe_torch_load`` reads it: utils sit below the trainer)."""
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def assert_same_weights(a: dict, b: dict) -> None:

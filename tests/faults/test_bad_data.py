@@ -14,9 +14,9 @@ from mmf_layouts import (
     write_vqa2,
 )
 
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.errors import DataError
 from mmf_imgtune.io.annotations import AnnotationError
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 HM = ["dataset_config.hateful_memes.max_features=6"]
 VQA = ["dataset_config.vqa2.num_answers=6", "dataset_config.vqa2.max_features=4"]

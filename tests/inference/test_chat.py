@@ -7,8 +7,8 @@ from dialogue_helpers import TOKENIZER, dialogue_batch
 from imgtune_helpers import build
 
 from mmf_imgtune.data.conversation import ChatRenderer
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.inference.chat import ChatSession
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 QUESTIONS = ["what colour is it?", "and how many?", "and how many?"]
 

@@ -89,7 +89,7 @@ class ShapesDataset(BaseDataset):
             raise FileNotFoundError(
                 f"shapes split '{dataset_type}' is not generated with these settings in "
                 f"{self.data_dir} ({self.settings}); run the builder's build(config, "
-                f"'{dataset_type}') first (mmf_run does; or python -m mmf_imgtune.data.shapes)"
+                f"'{dataset_type}') first (mmf_run does; or python -m mmf_imgtune.cli.shapes)"
             )
         self.records = load_split(self.data_dir, dataset_type)
         self.items = _items(self.records, self.task, config)
@@ -111,7 +111,7 @@ class ShapesDataset(BaseDataset):
             raise FileNotFoundError(
                 f"shapes: no complete region features of '{dataset_type}' in "
                 f"{feature_dir(config)}; run the builder's build(config, '{dataset_type}') "
-                "first (mmf_run does; or python -m mmf_imgtune.data.shapes), or set "
+                "first (mmf_run does; or python -m mmf_imgtune.cli.shapes), or set "
                 "dataset_config.shapes.use_features=false"
             )
         self.epoch = 0

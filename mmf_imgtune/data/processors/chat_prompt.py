@@ -24,8 +24,8 @@ from mmf_imgtune.data.conversation import (
     with_image,
 )
 from mmf_imgtune.data.processors.base import BaseProcessor
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.registry import registry
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import torch
 from omegaconf import OmegaConf
 
 from mmf_imgtune.data.processors.base import BaseProcessor
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.registry import registry
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 # The processor's defaults (its params override them); one place, documented here.
 DEFAULTS = {

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from mmf_imgtune.data.processors.base import BaseProcessor
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.registry import registry
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 
 @registry.register_processor("text_tokenizer")

@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.models.base_model import BaseModel
 from mmf_imgtune.models.baselines.encoders import build_image_encoder, masked_mean
 from mmf_imgtune.modules.distributed import token_cross_entropy
 from mmf_imgtune.registry import registry
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 State = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.models.base_model import BaseModel
 from mmf_imgtune.models.imgtune import heads  # noqa: F401  (registers the task heads)
 from mmf_imgtune.models.imgtune import lm as lm_lib
@@ -27,7 +28,6 @@ from mmf_imgtune.models.imgtune.placement import place_visual
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
 from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAttnDecoderLayer
 from mmf_imgtune.registry import registry
-from mmf_imgtune.utils.tokenizers import build_tokenizer
 
 FUSION_MODES = ("prefix", "cross_attention", "both")
 

@@ -11,7 +11,7 @@ from mmf_imgtune.data.conversation import (
     with_image,
 )
 from mmf_imgtune.data.processors.chat_prompt import ChatPromptProcessor
-from mmf_imgtune.utils.tokenizers import build_tokenizer, word_level_tokenizer
+from mmf_imgtune.data.tokenizers import build_tokenizer, word_level_tokenizer
 
 WORDS = ["what", "colour", "is", "the", "circle", "?", "red", "and", "how", "many", "2", "3",
          "user", "assistant", ":", "system", "you", "look"]  # fmt: skip

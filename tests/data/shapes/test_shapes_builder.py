@@ -11,7 +11,7 @@ from mmf_imgtune.common.collate import BatchCollator
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.shapes import ANSWERS, all_words, load_split
 from mmf_imgtune.data.shapes.features import feature_dir
-from mmf_imgtune.utils.tokenizers import split_words
+from mmf_imgtune.data.tokenizers import split_words
 
 pytestmark = pytest.mark.slow  # extracts real MobileNetV2 features (a few seconds)
 
@@ -178,7 +178,7 @@ def test_regenerated_split_gets_fresh_features(tmp_path):
 
 
 def test_command_line_generation(tmp_path, capsys):
-    from mmf_imgtune.data.shapes.__main__ import main
+    from mmf_imgtune.cli.shapes import main
 
     main(["--splits", "val", "--no-features", f"env.data_dir={tmp_path}",
           "dataset_config.shapes.sizes.val=3", "dataset_config.shapes.image_size=64"])  # fmt: skip

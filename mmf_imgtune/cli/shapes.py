@@ -1,6 +1,6 @@
 """Generate the ``shapes`` data set (and its region features) without a training run.
 
-    python -m mmf_imgtune.data.shapes [--splits train,val,test] [--no-features] \
+    python -m mmf_imgtune.cli.shapes [--splits train,val,test] [--no-features] \
         [env.data_dir=DIR] [dataset_config.shapes.<key>=<value> ...]
 
 Same config as ``mmf_run ... dataset=shapes`` (runtime defaults + the shapes yaml + dotted
@@ -41,7 +41,7 @@ def shapes_config(overrides: Sequence[str]) -> DictConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mmf_imgtune.data.shapes",
+    parser = argparse.ArgumentParser(prog="python -m mmf_imgtune.cli.shapes",
                                      description=__doc__.split("\n\n")[0])  # fmt: skip
     parser.add_argument("--splits", default="train,val,test", help="comma-separated splits")
     parser.add_argument("--no-features", action="store_true", help="skip region features")

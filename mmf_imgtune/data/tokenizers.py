@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
+from mmf_imgtune.io.annotations import read_lines
+
 SPECIAL_TOKENS = {
     "pad_token": "[PAD]",
     "unk_token": "[UNK]",
@@ -60,9 +62,6 @@ def _read_words(path: str) -> list[str]:
             f"word_level.vocab_file '{path}' does not exist; give one word per line, or list "
             "the words under word_level.words."
         )
-    # Lazily: utils sit below io (layers, docs/architecture.md)
-    from mmf_imgtune.io.annotations import read_lines
-
     return read_lines(path, "words")
 
 
