@@ -3,8 +3,8 @@
     num_labels: ${jsonl_num_labels:${dataset_config.image_text_jsonl.data_dir}}
     num_answers: ${jsonl_num_answers:${dataset_config.image_text_jsonl.data_dir}}
 
-``jsonl_num_labels`` is the number of lines of the folder's ``labels.txt`` (class names, one a line) or else the largest ``label`` of
-its ``train/val/test.jsonl`` + 1 (0 when no line has a label); ``jsonl_num_answers`` the number
+``jsonl_num_labels`` is the number of lines of the folder's ``labels.txt`` (class names, one a
+line) or else the largest ``label`` of its ``train/val/test.jsonl`` + 1 (0 when no line has a label); ``jsonl_num_answers`` the number
 of distinct answers of ``train.jsonl`` (normalised as VQA accuracy does, ``data/answers.py``).
 Registered when ``mmf_imgtune.data`` is imported (the package's ``__init__`` does, before
 any config is built); a bad folder or line fails with one line (``ConfigError``).

@@ -125,3 +125,18 @@ def test_errors_exit_2_with_message(trained, tmp_path, capsys):
         == 2
     )
     assert "--boxes" in capsys.readouterr().err
+
+
+def test_explain_command_draws_one_example_of_the_run(trained, tmp_path, capsys):
+    """``make demo``'s last step: ``python -m mmf_imgtune.cli.explain RUN_DIR``."""
+    from mmf_imgtune.cli.explain import main as explain_main
+
+    save, _ = trained
+    out = tmp_path / "why.png"
+    explain_main([str(save), "--split", "train", "--index", "1", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert f"explanation: {out}" in printed
+    weights = [float(w) for w in printed.split("region weights ")[1].split(")")[0].split(", ")]
+    assert abs(sum(weights) - 1.0) < 0.02  # rounded to 2 decimals, over the real boxes
+    with Image.open(out) as png:
+        assert png.format == "PNG"

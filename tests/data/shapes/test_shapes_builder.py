@@ -175,14 +175,3 @@ def test_regenerated_split_gets_fresh_features(tmp_path):
     ]
     dataset = builder.load(config, "train")
     check_regions(batch_of(dataset, 2), records_by_key(config, "train"), 2)
-
-
-def test_command_line_generation(tmp_path, capsys):
-    from mmf_imgtune.cli.shapes import main
-
-    main(["--splits", "val", "--no-features", f"env.data_dir={tmp_path}",
-          "dataset_config.shapes.sizes.val=3", "dataset_config.shapes.image_size=64"])  # fmt: skip
-    assert "val: 3 images" in capsys.readouterr().out
-    assert len(list((tmp_path / "shapes" / "images" / "val").glob("*.png"))) == 3
-    with pytest.raises(Exception, match="sizez"):
-        main(["--no-features", f"env.data_dir={tmp_path}", "dataset_config.shapes.sizez.val=3"])
