@@ -124,7 +124,7 @@ def image_regions(
         dataset=run.dataset,
         dataset_config=config.dataset_config[run.dataset],
         model_config=model_config,
-        device=next(run.model.parameters()).device,
+        device=str(next(run.model.parameters()).device),
         grid=request.grid,
         detect=request.detect,
     )
