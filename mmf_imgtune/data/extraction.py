@@ -70,7 +70,7 @@ def given_boxes(
                 f"dataset_config.{dataset}.extract.boxes=annotations but no record has 'boxes'"
             )
         return records_boxes
-    # Lazily: data calls into regions only to extract (layers)
+    # Lazily: regions loads torchvision's detection models; only extraction needs them
     from mmf_imgtune.regions.images import list_images
 
     path = source if os.path.isabs(source) else os.path.join(str(config.data_dir), source)
@@ -127,7 +127,7 @@ def extract_missing(
         ExtractionMismatchError: the store was made otherwise; the message names the
             ``dataset_config.<dataset>.extract`` options and ``features.<split>`` path.
     """
-    # Lazily: data calls into regions only to extract (layers)
+    # Lazily: regions loads torchvision's detection models; only extraction needs them
     from mmf_imgtune.regions import ExtractionMismatchError, extract_features
 
     output = split_paths(config, "features", split, dataset)[0]

@@ -89,7 +89,7 @@ def ensure_features(
     Returns:
         the feature folder (for ``FeatureReader``).
     """
-    # Lazily: data calls into regions only to extract (layers, docs/architecture.md)
+    # Lazily: regions loads torchvision's detection models; only extraction needs them
     from mmf_imgtune.regions import ExtractionMismatchError, extract_features
 
     data_dir, options = str(config.data_dir), config.extract

@@ -37,7 +37,7 @@ def _load_weights(module: nn.Module, backbone: str, weights: str) -> None:
                 f"image_encoder.weights=imagenet ships offline only for mobilenet_v2; for "
                 f"{backbone} give a local .pth path (torchvision's state dict) or 'random'"
             )
-        # Lazily: models sit below regions (torchvision detection), needed only here
+        # Lazily: regions loads torchvision's detection models; only joint training needs them
         from mmf_imgtune.regions.detector import offline_mobilenet_v2_weights
 
         weights = offline_mobilenet_v2_weights()
