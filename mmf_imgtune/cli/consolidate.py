@@ -15,8 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from mmf_imgtune.errors import MMFImgtuneError
 
 
@@ -29,21 +27,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     # lazy: Lightning loads after argument parsing (fast --help)
-    from mmf_imgtune.io.atomic import atomic_write
-    from mmf_imgtune.trainer.checkpoint_io import CHECKPOINT_DISK_HINT, consolidate
+    from mmf_imgtune.trainer.checkpoint_io import consolidate, save_checkpoint_file
 
     try:
         checkpoint = consolidate(args.folder)
     except MMFImgtuneError as error:
         parser.exit(1, f"mmf_imgtune_consolidate: error: {error}\n")
     output = Path(args.output)
-    atomic_write(
-        output,
-        lambda handle: torch.save(checkpoint, handle),
-        fsync_folder=True,
-        clear_orphans=True,
-        full_disk_hint=CHECKPOINT_DISK_HINT,
-    )
+    save_checkpoint_file(checkpoint, output)
     count = sum(t.numel() for t in checkpoint["state_dict"].values())
     print(
         f"wrote {output}: {len(checkpoint['state_dict'])} tensors, {count:,} values, "

@@ -44,15 +44,22 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
         raise
 
 
+def save_checkpoint_file(checkpoint: dict, path: str | os.PathLike) -> Path:
+    """``torch.save`` of a whole checkpoint to one file, atomically (``io.atomic``): fsync of
+    the file and its folder, a killed writer's temporary file removed first, and a full disk
+    saying how to resume."""
+    return atomic_write(
+        path,
+        lambda handle: torch.save(checkpoint, handle),
+        fsync_folder=True,
+        clear_orphans=True,
+        full_disk_hint=CHECKPOINT_DISK_HINT,
+    )
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict, path: Any, storage_options: Any = None) -> None:
-        atomic_write(
-            path,
-            lambda handle: torch.save(checkpoint, handle),
-            fsync_folder=True,
-            clear_orphans=True,
-            full_disk_hint=CHECKPOINT_DISK_HINT,
-        )
+        save_checkpoint_file(checkpoint, path)
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: Any = None
