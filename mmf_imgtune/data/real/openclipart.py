@@ -45,6 +45,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -66,6 +67,10 @@ RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _CREDIT = re.compile(r"^clip\s*art by [^-]+ - ", re.IGNORECASE)
 _REFUSED = re.compile(r"@|https?:|www\.", re.IGNORECASE)
 MAX_WORDS = 12
+# PNGs over this many pixels are left out: 16 of the package's are rendered at up to
+# 21000 x 29700 (gigabytes to decode); the rest are under 20 million.
+MAX_PIXELS = 50_000_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def read_metadata(svg: Path) -> dict:
@@ -100,6 +105,14 @@ def clean_title(title: str) -> str | None:
     return text if len(text.split()) <= MAX_WORDS else None
 
 
+def png_pixels(png: Path, data: bytes) -> int:
+    """Width x height from the PNG's header (``data``: its bytes), without decoding it."""
+    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError(f"{png}: not a PNG (no PNG signature and IHDR header)")
+    width, height = struct.unpack(">II", data[16:24])
+    return width * height
+
+
 def to_rgb(png: Path, max_side: int) -> Image.Image:
     """The PNG as RGB, transparency flattened onto white, longer side at most ``max_side``."""
     try:
@@ -119,7 +132,7 @@ def to_rgb(png: Path, max_side: int) -> Image.Image:
 
 
 def find_artworks(png_root: Path, svg_root: Path) -> list[dict]:
-    """One entry per picture: ``{name, paths, categories, png, **metadata}``.
+    """One entry per picture: ``{name, paths, categories, png, pixels, **metadata}``.
 
     A picture filed at several paths (the same file name, or the same PNG bytes under another
     name) is one entry; its metadata and PNG are those of its first path in sorted order."""
@@ -133,10 +146,12 @@ def find_artworks(png_root: Path, svg_root: Path) -> list[dict]:
         png = png_root / relative.with_suffix(".png")
         if not png.is_file():
             continue  # the SVG package holds a few pictures the PNG package does not render
-        digest = hashlib.sha1(png.read_bytes()).hexdigest()
+        data = png.read_bytes()
+        digest = hashlib.sha1(data).hexdigest()
         artwork = by_name.get(relative.name) or by_bytes.get(digest)
         if artwork is None:
-            artwork = {"name": relative.name, "paths": [], "categories": [], "png": str(png)}
+            artwork = {"name": relative.name, "paths": [], "categories": [], "png": str(png),
+                       "pixels": png_pixels(png, data)}  # fmt: skip
             artwork.update(read_metadata(svg))
             by_name[relative.name] = artwork
         by_bytes[digest] = artwork
@@ -152,16 +167,20 @@ def _order(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8")).hexdigest()
 
 
-def select(artworks: list[dict], max_per_category: int) -> dict[str, list[dict]]:
+def select(
+    artworks: list[dict], max_per_category: int, max_pixels: int = MAX_PIXELS
+) -> dict[str, list[dict]]:
     """The kept pictures by category (their first path's), each with its ``caption``, in the
-    SHA-1 order and at most ``max_per_category`` per category."""
+    SHA-1 order and at most ``max_per_category`` per category; PNGs over ``max_pixels`` are
+    left out."""
     captions = {id(a): clean_title(a["title"]) for a in artworks}
     holders = Counter(c.casefold() for c in captions.values() if c)
     kept: dict[str, list[dict]] = defaultdict(list)
     for artwork in sorted(artworks, key=lambda a: _order(a["name"])):
         caption = captions[id(artwork)]
         group = kept[artwork["categories"][0]]
-        if caption and holders[caption.casefold()] == 1 and len(group) < max_per_category:
+        small = artwork["pixels"] <= max_pixels
+        if caption and small and holders[caption.casefold()] == 1 and len(group) < max_per_category:
             group.append({**artwork, "caption": caption})
     return {category: kept[category] for category in sorted(kept) if kept[category]}
 
@@ -209,15 +228,24 @@ def convert(
     max_per_category: int = 150,
     min_per_class: int = 35,
     max_side: int = 384,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict:
     """Write the two folders and ``metadata.jsonl``; returns the counts.
 
     Args:
         png_root, svg_root: the unpacked ``usr/share/openclipart/png`` and ``.../svg``.
     Returns:
-        ``{pictures, caption: {split: n}, classification: {split: n}, classes: {name: n}}``.
+        ``{artworks, too_large, pictures, caption: {split: n}, classification: {split: n},
+        classes: {name: n}}``: the package's distinct pictures, those over ``max_pixels``,
+        the kept ones, the split sizes and the classes' kept pictures.
     """
-    kept = select(find_artworks(Path(png_root), Path(svg_root)), max_per_category)
+    artworks = find_artworks(Path(png_root), Path(svg_root))
+    kept = select(artworks, max_per_category, max_pixels)
+    if not kept:
+        raise ValueError(
+            f"no picture of {svg_root} has a title naming it alone and a PNG of at most "
+            f"{max_pixels} pixels (--max-pixels): nothing to write"
+        )
     counts = Counter(
         c
         for c, group in kept.items()
@@ -250,6 +278,8 @@ def convert(
     lines = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in metadata)
     (out / "metadata.jsonl").write_text(lines, encoding="utf-8")
     return {
+        "artworks": len(artworks),
+        "too_large": sum(a["pixels"] > max_pixels for a in artworks),
         "pictures": len(metadata),
         "caption": {s: len(v) for s, v in captions.items()},
         "classification": {s: len(v) for s, v in labels.items()},
@@ -270,6 +300,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--max-per-category", type=int, default=150)
     parser.add_argument("--min-per-class", type=int, default=35)
     parser.add_argument("--max-side", type=int, default=384, help="longest image side, pixels")
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                        help="leave out PNGs with more pixels (a few are GBs to decode)")  # fmt: skip
     args = parser.parse_args(argv)
     if bool(args.png) != bool(args.svg):
         parser.error("give both --png and --svg, or neither (apt-get downloads them)")
@@ -278,7 +310,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     else:
         png_root, svg_root = download(Path(args.cache))
     counts = convert(png_root, svg_root, Path(args.out), args.max_per_category,
-                     args.min_per_class, args.max_side)  # fmt: skip
+                     args.min_per_class, args.max_side, args.max_pixels)  # fmt: skip
     print(f"openclipart: wrote {args.out}: {json.dumps(counts)}")
     return counts
 

@@ -27,13 +27,14 @@ SVG = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 """
 
 
-def picture(png_root, svg_root, path, title, colour=(200, 30, 30), description="", mode="RGBA"):
+def picture(png_root, svg_root, path, title, colour=(200, 30, 30), description="", mode="RGBA",
+            size=(40, 20)):  # fmt: skip
     """One picture at ``path`` (no suffix): a PNG with a transparent left half, and its SVG."""
     png, svg = png_root / f"{path}.png", svg_root / f"{path}.svg"
     png.parent.mkdir(parents=True, exist_ok=True)
     svg.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.new("RGBA", (40, 20), (*colour, 255))
-    image.paste((0, 0, 0, 0), (0, 0, 20, 20))
+    image = Image.new("RGBA", size, (*colour, 255))
+    image.paste((0, 0, 0, 0), (0, 0, size[0] // 2, size[1]))
     image.convert(mode).save(png)
     keywords = "".join(f"<rdf:li>{k}</rdf:li>" for k in ("clip", "", "art"))
     svg.write_text(SVG.format(title=title, description=description, keywords=keywords))
@@ -60,6 +61,8 @@ def fake_packages(root):
     picture(png_root, svg_root, "food/icon_b", "Lemon SVG theme", colour=(4, 5, 6))
     picture(png_root, svg_root, "food/link", "see http://example.org", colour=(7, 8, 9))
     picture(png_root, svg_root, "food/digits", "0042", colour=(10, 11, 12))
+    # A PNG over the tests' --max-pixels 1000 (40 x 20 = 800 elsewhere).
+    picture(png_root, svg_root, "food/huge", "Huge melon", size=(60, 60))
     # The same picture filed twice in one category, the same PNG under another name, and one
     # picture filed under two categories.
     picture(png_root, svg_root, "food/zz_copy", "Apple copy", colour=(90, 0, 40))
@@ -88,10 +91,13 @@ def test_convert_writes_caption_and_classification_folders(tmp_path):
     png_root, svg_root = fake_packages(tmp_path)
     out = tmp_path / "oc"
     counts = openclipart.run(["--out", str(out), "--png", str(png_root), "--svg", str(svg_root),
-                              "--min-per-class", "5", "--max-per-category", "12"])  # fmt: skip
+                              "--min-per-class", "5", "--max-per-category", "12",
+                              "--max-pixels", "1000"])  # fmt: skip
     # animals: 16 cats (cat_00 filed twice is one) + the owl, capped at 12; food: 9 apples;
     # tools 3; unsorted 2. Split per category by position: 3, 10 -> val; 6 -> test.
-    assert counts["pictures"] == 12 + 9 + 3 + 2
+    assert counts["pictures"] == 12 + 9 + 3 + 2 and counts["too_large"] == 1
+    # 16 cats, owl, 9 apples, 4 other food titles, huge, 3 saws, 2 blobs.
+    assert counts["artworks"] == 16 + 1 + 9 + 4 + 1 + 3 + 2
     assert counts["caption"] == {"train": 9 + 7 + 3 + 2, "val": 2 + 1, "test": 1 + 1}
     # The owl (two categories, kept at position 1) has no class; tools (3) and unsorted none.
     assert counts["classes"] == {"animals": 11, "food": 9}
@@ -103,7 +109,7 @@ def test_convert_writes_caption_and_classification_folders(tmp_path):
                                   "text": openclipart.CAPTION_PROMPT, "caption": "Cat number 0"}  # fmt: skip
     assert {captions[f"saw_{n}"]["caption"] for n in range(3)} == {"saw 0", "saw 1", "saw 2"}
     assert captions["blob_0"]["caption"] == "Blob 0"
-    assert not {"icon_a", "icon_b", "link", "digits"} & set(captions)
+    assert not {"icon_a", "icon_b", "link", "digits", "huge"} & set(captions)
     assert "zz_copy" not in captions
     # Split: within a category, in the SHA-1 order of the names, positions 3, 10 val, 6 test.
     metadata = {m["id"]: m for m in read(out / "metadata.jsonl")}
@@ -128,7 +134,7 @@ def test_convert_writes_caption_and_classification_folders(tmp_path):
     assert (out / "classification" / "features").resolve() == (out / "features").resolve()
     # Deterministic: a second conversion writes the same lines.
     before = (out / "caption" / "train.jsonl").read_text()
-    openclipart.convert(png_root, svg_root, out, max_per_category=12, min_per_class=5)
+    openclipart.convert(png_root, svg_root, out, 12, 5, max_pixels=1000)
     assert (out / "caption" / "train.jsonl").read_text() == before
 
 
@@ -149,6 +155,11 @@ def test_broken_inputs_name_the_file(tmp_path):
     broken_png.write_bytes(broken_png.read_bytes()[:40])
     with pytest.raises(ValueError, match=f"{broken_png}: not a readable PNG"):
         openclipart.convert(png_root, svg_root, tmp_path / "out", min_per_class=1)
+    with pytest.raises(ValueError, match=r"no picture .* \(--max-pixels\)"):
+        openclipart.convert(png_root, svg_root, tmp_path / "out", max_pixels=10)
+    broken_png.write_bytes(b"GIF89a" + bytes(30))
+    with pytest.raises(ValueError, match=f"{broken_png}: not a PNG"):
+        openclipart.find_artworks(png_root, svg_root)
     broken_svg = svg_root / "food" / "pear.svg"
     broken_svg.write_text("<svg><metadata><rdf:RDF>")
     with pytest.raises(ValueError, match=f"{broken_svg}: not a readable SVG"):
@@ -171,3 +182,17 @@ def test_converted_folder_loads_as_image_text_jsonl(tmp_path):
     dataset = ImageTextJsonlDataset(config.dataset_config.image_text_jsonl, "val")
     assert len(dataset) == 3
     assert all(isinstance(r["caption"], list) and r["caption"] for r in dataset.records)
+
+
+def test_download_reuses_unpacked_folders_and_names_what_is_missing(tmp_path, monkeypatch):
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"unexpected subprocess {args}")
+
+    monkeypatch.setattr(openclipart.subprocess, "run", no_subprocess)
+    unpacked = tmp_path / "cache" / "openclipart" / "usr" / "share" / "openclipart"
+    (unpacked / "png").mkdir(parents=True)
+    (unpacked / "svg").mkdir()
+    assert openclipart.download(tmp_path / "cache") == (unpacked / "png", unpacked / "svg")
+    monkeypatch.setattr(openclipart.shutil, "which", lambda tool: None)
+    with pytest.raises(FileNotFoundError, match="apt-get is needed to download openclipart-png"):
+        openclipart.download(tmp_path / "empty")
