@@ -17,9 +17,10 @@ Sources (Open Clip Art Library 0.18, every picture dedicated to the public domai
 What a caption and a class are. Many titles name a collection or a generator, not the picture
 ("gramastar" on 1375 generated stars, "Lemon SVG theme", "Part of the Flat Icon Collection
 ..."), so a title is a caption only when it names exactly one picture of the package (after
-cleaning: underscores to spaces, a leading "Clipart by <author> - " and a trailing ``.svg``
-dropped; titles holding an e-mail address or a link, without a letter, or over 12 words are
-refused). The class is the picture's top-level folder (``animals``, ``food``, ...): the
+cleaning: underscores to spaces; a leading "Clipart by <author> - ", a trailing ``.svg`` and a
+trailing series number ("Tigre04" -> "Tigre") dropped; titles holding an e-mail address or a
+link, without a letter, or over 12 words are refused). The titles are kept in the language
+their authors wrote them in (mostly English; one prolific author's are Italian). The class is the picture's top-level folder (``animals``, ``food``, ...): the
 library's own categories, one per picture; pictures filed under two categories, and
 ``unsorted``, have none. Keywords are noisy ("hash", "theme" on every icon) and kept only in
 ``metadata.jsonl``.
@@ -66,6 +67,9 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _CREDIT = re.compile(r"^clip\s*art by [^-]+ - ", re.IGNORECASE)
 _REFUSED = re.compile(r"@|https?:|www\.", re.IGNORECASE)
+# A series number ends many titles ("Tigre04", "Leone 01", "paper 2"): nothing in the picture
+# says it. One or two digits after a space or after 3 lower-case letters; "MP3", "HP 2524" stay.
+_SERIAL = re.compile(r"(?:\s\d{1,2}|(?<=[a-z]{3})\d{1,2})$")
 MAX_WORDS = 12
 # PNGs over this many pixels are left out: 16 of the package's are rendered at up to
 # 21000 x 29700 (gigabytes to decode); the rest are under 20 million.
@@ -100,6 +104,7 @@ def clean_title(title: str) -> str | None:
     text = " ".join(title.replace("_", " ").split())
     text = _CREDIT.sub("", text)
     text = re.sub(r"\.svg$", "", text, flags=re.IGNORECASE).strip()
+    text = _SERIAL.sub("", text).strip()
     if not re.search(r"[^\W\d_]", text) or _REFUSED.search(text):
         return None
     return text if len(text.split()) <= MAX_WORDS else None
@@ -163,6 +168,10 @@ def find_artworks(png_root: Path, svg_root: Path) -> list[dict]:
     return list(by_name.values())
 
 
+def _as_written(title: str) -> str:
+    return " ".join(title.split()).casefold()
+
+
 def _order(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8")).hexdigest()
 
@@ -174,13 +183,16 @@ def select(
     SHA-1 order and at most ``max_per_category`` per category; PNGs over ``max_pixels`` are
     left out."""
     captions = {id(a): clean_title(a["title"]) for a in artworks}
-    holders = Counter(c.casefold() for c in captions.values() if c)
+    # Counted on the titles as written: a collection repeats its title verbatim, a series
+    # ("Tigre01", "Tigre02") does not, and its pictures keep the caption "Tigre".
+    holders = Counter(_as_written(a["title"]) for a in artworks)
     kept: dict[str, list[dict]] = defaultdict(list)
     for artwork in sorted(artworks, key=lambda a: _order(a["name"])):
         caption = captions[id(artwork)]
         group = kept[artwork["categories"][0]]
         small = artwork["pixels"] <= max_pixels
-        if caption and small and holders[caption.casefold()] == 1 and len(group) < max_per_category:
+        alone = holders[_as_written(artwork["title"])] == 1
+        if caption and small and alone and len(group) < max_per_category:
             group.append({**artwork, "caption": caption})
     return {category: kept[category] for category in sorted(kept) if kept[category]}
 
