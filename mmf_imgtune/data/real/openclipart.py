@@ -161,8 +161,9 @@ def find_artworks(png_root: Path, svg_root: Path) -> list[dict]:
             by_name[relative.name] = artwork
         by_bytes[digest] = artwork
         artwork["paths"].append(relative.as_posix())
-        if relative.parts[0] not in artwork["categories"]:
-            artwork["categories"].append(relative.parts[0])
+        category = relative.parts[0] if len(relative.parts) > 1 else NO_CATEGORY
+        if category not in artwork["categories"]:
+            artwork["categories"].append(category)
     if not by_name:
         raise FileNotFoundError(f"no SVG of {svg_root} has a PNG at the same path in {png_root}")
     return list(by_name.values())

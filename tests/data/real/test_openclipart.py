@@ -53,9 +53,9 @@ def fake_packages(root):
     for number in range(3):
         picture(png_root, svg_root, f"tools/saw_{number}", f"Clipart by Ann Author - saw {number}",
                 colour=(number, 0, 0))  # fmt: skip
-    for number in range(2):
-        picture(png_root, svg_root, f"unsorted/blob_{number}", f"Blob {number}.svg",
-                colour=(0, number + 1, 0))  # fmt: skip
+    for number in range(2):  # one filed under unsorted/, one at the top (no category either)
+        picture(png_root, svg_root, f"{'unsorted/' * (1 - number)}blob_{number}",
+                f"Blob {number}.svg", colour=(0, number + 1, 0))  # fmt: skip
     # Titles that are not captions: a collection name (two pictures), a link, digits only.
     picture(png_root, svg_root, "food/icon_a", "Lemon SVG theme", colour=(1, 2, 3))
     picture(png_root, svg_root, "food/icon_b", "Lemon SVG theme", colour=(4, 5, 6))
@@ -127,6 +127,7 @@ def test_convert_writes_caption_and_classification_folders(tmp_path):
     labels = {line["id"]: line["label"] for s in ("train", "val", "test")
               for line in read(out / "classification" / f"{s}.jsonl")}  # fmt: skip
     assert labels["apple_0"] == 1 and "owl" not in labels and "saw_0" not in labels
+    assert metadata["blob_1"]["paths"] == ["blob_1"] and "blob_1" not in labels
     # A picture keeps its split in both folders.
     for split in ("train", "val", "test"):
         ids = {line["id"] for line in read(out / "classification" / f"{split}.jsonl")}
