@@ -71,8 +71,8 @@ _REFUSED = re.compile(r"@|https?:|www\.", re.IGNORECASE)
 # says it. One or two digits after a space or after 3 lower-case letters; "MP3", "HP 2524" stay.
 _SERIAL = re.compile(r"(?:\s\d{1,2}|(?<=[a-z]{3})\d{1,2})$")
 MAX_WORDS = 12
-# PNGs over this many pixels are left out: 16 of the package's are rendered at up to
-# 21000 x 29700 (gigabytes to decode); the rest are under 20 million.
+# PNGs over this many pixels are left out: 16 PNG files (14 pictures) are rendered at up to
+# 21000 x 29700 (gigabytes to decode).
 MAX_PIXELS = 50_000_000
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
