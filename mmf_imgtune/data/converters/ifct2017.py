@@ -100,7 +100,7 @@ def _link(target: str, link: Path) -> None:
     os.symlink(target, link, target_is_directory=True)
 
 
-def _write_task(folder: Path, lines_by_split: dict[str, list[dict]]) -> None:
+def write_task(folder: Path, lines_by_split: dict[str, list[dict]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         text = "".join(
@@ -142,8 +142,8 @@ def convert(pictures: Path, compositions: Path, out: Path, min_per_class: int = 
             if group in classes:
                 label = classes.index(group)
                 labels[split].append({**base, "text": CLASS_PROMPT, "label": label})
-    _write_task(out / "caption", captions)
-    _write_task(out / "classification", labels)
+    write_task(out / "caption", captions)
+    write_task(out / "classification", labels)
     (out / "classification" / "labels.txt").write_text("\n".join(classes) + "\n", encoding="utf-8")
     return {
         "caption": {s: len(v) for s, v in captions.items()},
