@@ -67,7 +67,7 @@ def jsonl_num_labels(data_dir: str) -> int:
 
 def jsonl_num_answers(data_dir: str) -> int:
     # Lazily: config sits below data (layers, docs/architecture.md)
-    from mmf_imgtune.data.answers import normalize_answer
+    from mmf_imgtune.modules.vqa_eval import normalize_answer
 
     path = _folder(data_dir) / "train.jsonl"
     if not path.is_file():

@@ -5,7 +5,6 @@ import torch
 
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.modules.metrics import MetricError, Metrics
-from mmf_imgtune.modules.text_metrics import vqa_answer_score
 from mmf_imgtune.registry import registry
 
 
@@ -68,12 +67,7 @@ def test_a_split_is_unlabelled_only_without_any_metric_references():
 
 
 def test_generation_vqa_accuracy():
-    assert vqa_answer_score("The Red.", ["red"]) == 1.0
-    # Number words count as their digits, both ways, as in VQA's evaluation.
-    assert vqa_answer_score("two", ["2", "2", "2"]) == 1.0
-    assert vqa_answer_score("3", ["three", "four"]) == pytest.approx(1 / 2)
-    assert vqa_answer_score("two", ["3"] * 3) == 0.0
-    assert vqa_answer_score("red", ["red", "blue"] + ["blue"] * 8) == pytest.approx(1 / 3)
+    # Value rules: tests/modules/test_vqa_eval.py; here the metric's whole-split mean.
     metric = _metric("generation_vqa_accuracy")
     metric.update(SampleList({"answers": [["red"], ["two"]]}), {"generated_text": ["red", "3"]})
     assert metric.compute() == 0.5

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, ListConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset
-from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.io.annotations import (
@@ -35,6 +35,7 @@ from mmf_imgtune.io.annotations import (
     load_annotations,
     read_json_object,
 )
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 from mmf_imgtune.registry import registry
 
 SOURCE = (

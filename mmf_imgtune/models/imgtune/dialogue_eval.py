@@ -19,10 +19,7 @@ from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
 from mmf_imgtune.data.processors.base import build_processor
 from mmf_imgtune.models.imgtune.chat import ChatSession
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.lower().replace("?", " ").replace(".", " ").split())
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 
 
 def evaluate_dialogues(
@@ -63,7 +60,7 @@ def evaluate_dialogues(
                 correct.append(0)
                 counts.append(0)
                 seconds.append(0.0)
-            correct[turn] += int(normalise(answer) == normalise(reference))
+            correct[turn] += int(normalize_answer(answer) == normalize_answer(reference))
             counts[turn] += 1
             seconds[turn] += elapsed
             turn += 1
