@@ -179,6 +179,7 @@ class Metrics(nn.Module):
         self.metrics = nn.ModuleList()
         self.batches = 0  # batches seen since the last reset
         self.notes: dict[str, str] = {}  # metric key -> how it scored (set by compute)
+        self.generation: dict | None = None  # generated-text variety (set by compute)
         for spec in metric_list or []:
             name = parse_spec(spec, "metric")[0]
             # ``key`` renames a metric's logged value (two of one type with other params).
@@ -225,10 +226,14 @@ class Metrics(nn.Module):
             note = metric.note()
             if note:
                 self.notes[key] = note
+            summarise = getattr(metric, "generation_summary", None)
+            if summarise is not None and self.generation is None:
+                self.generation = summarise()
         return results
 
     def reset(self) -> None:
         self.batches = 0
+        self.notes, self.generation = {}, None
         for metric in self.metrics:
             metric.reset()
             metric.scored = 0

@@ -115,6 +115,21 @@ class _TextMetric(BaseMetric):
             )
         return pairs
 
+    def generation_summary(self) -> dict[str, Any] | None:
+        """How varied the generated texts are (a collapsed model says one thing to every
+        image): count, distinct texts, and the most frequent one with its share."""
+        texts = [hypothesis for hypothesis, _ in _gather(self.pairs)]
+        if not texts:
+            return None
+        text, count = Counter(texts).most_common(1)[0]
+        return {
+            "generated": len(texts),
+            "distinct": len(set(texts)),
+            "most_frequent": text,
+            "most_frequent_count": count,
+            "most_frequent_share": count / len(texts),
+        }
+
     def _coco_inputs(self) -> tuple[dict, dict]:
         pairs = self._all_pairs()
         res = {i: [h] for i, (h, _) in enumerate(pairs)}

@@ -63,6 +63,9 @@ class MMFLightningModule(pl.LightningModule):
         self.predictions: dict[str, list[dict]] = {}
         self.collect_predictions = False
         self.last_metrics: dict[str, float] = {}
+        # How metrics scored (tokenizer, VQA rule) and generated-text variety per split/dataset.
+        self.metric_notes: dict[str, str] = {}
+        self.generation_summaries: dict[str, dict] = {}
         self.skipped_nonfinite = 0
         # Read once: an OmegaConf lookup costs microseconds, and these run at every batch.
         training = config.training
@@ -217,6 +220,9 @@ class MMFLightningModule(pl.LightningModule):
             metrics = self.metrics[key]
             if metrics.metrics and metrics.labelled():
                 results.update(metrics.compute(split, name))  # raises if one scored nothing
+                self.metric_notes.update(metrics.notes)
+                if metrics.generation:
+                    self.generation_summaries[f"{split}/{name}"] = metrics.generation
             elif metrics.metrics and metrics.batches:
                 self.print(
                     f"[mmf_imgtune] {split}/{name}: no batch carries "

@@ -59,6 +59,16 @@ def test_caption_suite_reports_every_model_and_the_text_only_margin(tmp_path, js
         assert model["summary"]["runs_ok"] == 1, (label, model["summary"].get("error"))
         metrics[label] = model["summary"]["metrics"]
         assert {"test/image_text_jsonl/bleu4", "test/image_text_jsonl/cider"} <= set(metrics[label])
+        # How varied the generated captions are, and how CIDEr tokenised them.
+        run = json.loads((out / "runs" / label / "seed_1" / "save" / "metrics.json").read_text())
+        (predictions,) = run["predictions"]
+        texts = [row["caption"] for row in json.loads(open(predictions).read())]
+        summary = model["summary"]["generated_text"]["1"]
+        assert summary["generated"] == len(texts) and summary["distinct"] == len(set(texts))
+        assert summary["most_frequent_count"] == texts.count(summary["most_frequent"])
+        assert model["summary"]["metric_notes"]["test/image_text_jsonl/cider"].startswith(
+            "tokenizer: PTBTokenizer"
+        )
     margins = results["margins"]["imgtune - imgtune_text_only"]
     for key in ("test/image_text_jsonl/bleu4", "test/image_text_jsonl/cider"):
         expected = metrics["imgtune"][key]["mean"] - metrics["imgtune_text_only"][key]["mean"]
