@@ -10,7 +10,8 @@ Each entry of ``dataset_config.vqa2.annotations.<split>`` is either
   ``question_str``, ``answers``/``all_answers``, ``feature_path``), read through the restricted
   unpickler, or a ``.jsonl`` with the same fields.
 
-Targets are MMF's soft scores ``min(1, count/3)`` over the answer vocabulary
+Targets are MMF's soft scores (the official VQA accuracy of each answer, leave-one-out over
+the 10 annotators: ``modules/vqa_eval.py``) over the answer vocabulary
 (``mmf_imgtune.data.answers``): MMF's ``answers_vqa.txt`` when present, otherwise the top
 ``num_answers`` answers of the train split, written there by ``build``.
 """
