@@ -12,7 +12,6 @@ model says one thing to every image), and every metric's scoring note (tokenizer
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -141,11 +140,16 @@ def margin_lines(suite: Suite, results: dict) -> list[str]:
     return lines
 
 
+def _table_text(text: str) -> str:
+    """A generated text as one markdown table cell (an empty one said, not left blank)."""
+    return " ".join(text.split()).replace("|", "\\|") if text.strip() else "(empty)"
+
+
 def generation_lines(summaries: dict[str, dict]) -> list[str]:
     """Per model and seed, how varied its generated test texts are (empty if none)."""
     rows = [
         f"| {label} | {seed} | {g['distinct']} / {g['generated']} | "
-        f"{json.dumps(g['most_frequent'])[1:-1].replace('|', '/')} | "
+        f"{_table_text(g['most_frequent'])} | "
         f"{g['most_frequent_count']} ({100 * g['most_frequent_share']:.1f}%) |"
         for label, summary in summaries.items()
         for seed, g in summary.get("generated_text", {}).items()

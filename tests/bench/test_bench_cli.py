@@ -41,10 +41,11 @@ def test_two_model_suite_writes_table_plot_json_and_resumes(tmp_path, capsys):
     assert "[1/3] unimodal_text seed 3: done" in first
     assert "[3/3] broken seed 3: FAILED" in first
     # Progress while a run trains, at its log_interval (2 of 6 updates): update, loss, ETA.
-    progress = [line for line in first.splitlines() if line.startswith("[2/3] concat_bert")]
-    steps = [line.split("progress: ")[1].split(",")[0] for line in progress if "progress: " in line]
-    assert steps == ["2/6", "4/6", "6/6"]
-    assert all("train/total_loss: " in line and "eta: " in line for line in progress[1:4])
+    lines = [line for line in first.splitlines() if line.startswith("[2/3] concat_bert seed 3: ")]
+    progress = [line for line in lines if "progress: " in line]
+    assert [line.split("progress: ")[1].split(",")[0] for line in progress] == ["2/6", "4/6", "6/6"]
+    assert all("train/total_loss: " in line and "eta: " in line for line in progress)
+    assert any("validation at update 3: val/toy/accuracy: " in line for line in lines)
 
     results = json.loads((out / "results.json").read_text())
     for label in ("unimodal_text", "concat_bert"):

@@ -164,12 +164,15 @@ def test_generated_text_variety_and_metric_notes_reach_the_report(tmp_path):
             "most_frequent_share": 24 / 118,
         }
     }
-    results = write_reports(suite, {"unimodal_text": {1: record}}, tmp_path)
+    empty = {**record, "generated_text": {"test/toy": {**record["generated_text"]["test/toy"],
+                                                        "most_frequent": " "}}}  # fmt: skip
+    results = write_reports(suite, {"unimodal_text": {1: record}, "cb": {1: empty}}, tmp_path)
     summary = results["models"]["unimodal_text"]["summary"]
     assert summary["generated_text"][1]["distinct"] == 35
     assert summary["metric_notes"] == {"test/toy/cider": "tokenizer: PTB"}
     table = (tmp_path / "results.md").read_text()
     assert "| unimodal_text | 1 | 35 / 118 | A car. | 24 (20.3%) |" in table
+    assert "| cb | 1 | 35 / 118 | (empty) | 24 (20.3%) |" in table
     assert "- `test/toy/cider`: tokenizer: PTB" in table
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["models"]["unimodal_text"]["summary"]["generated_text"]["1"]["distinct"] == 35
