@@ -45,7 +45,7 @@ def test_two_model_suite_writes_table_plot_json_and_resumes(tmp_path, capsys):
     progress = [line for line in lines if "progress: " in line]
     assert [line.split("progress: ")[1].split(",")[0] for line in progress] == ["2/6", "4/6", "6/6"]
     assert all("train/total_loss: " in line and "eta: " in line for line in progress)
-    assert any("validation at update 3: val/toy/accuracy: " in line for line in lines)
+    assert any("validation at update 3: val/total_loss: " in line for line in lines)
 
     results = json.loads((out / "results.json").read_text())
     for label in ("unimodal_text", "concat_bert"):
