@@ -65,7 +65,13 @@ def target(results: dict, main_key: str) -> dict:
         and ours is not None
         and all(v is not None and ours > v for v in baselines.values())
     )
-    above_control = margin is not None and margin["mean"] > 0 and margin["mean"] > margin["std"]
+    # One seed has no spread (std None): "beyond the spread" cannot be claimed.
+    above_control = (
+        margin is not None
+        and margin["std"] is not None
+        and margin["mean"] > 0
+        and margin["mean"] > margin["std"]
+    )
     return {
         "metric": main_key,
         "means": means,
@@ -87,7 +93,8 @@ def summary_text(summary: dict, command: str, title: str) -> str:
         check = entry["target"]
         lines += [f"## {task}: {check['metric']}", "", entry["table"].strip(), ""]
         margin = check["margin"]
-        shown = "n/a" if margin is None else f"{margin['mean']:+.4f} ± {margin['std']:.4f}"
+        spread = "n/a" if margin is None or margin["std"] is None else f"{margin['std']:.4f}"
+        shown = "n/a" if margin is None else f"{margin['mean']:+.4f} ± {spread}"
         lines += [
             f"ImgTune minus text-only on {check['metric']}: {shown}; above every baseline: "
             f"{check['above_every_baseline']}; above text-only beyond the seeds' spread: "

@@ -21,7 +21,8 @@ def plot_results(suite: Suite, results: dict, path: Path) -> Path:
         stats = model["summary"].get("metrics", {}).get(main)
         labels.append(label if stats else f"{label}\n(failed)")
         means.append(stats["mean"] if stats else 0.0)
-        stds.append(stats["std"] if stats else 0.0)
+        # One seed has no spread (std None): no error bar.
+        stds.append(stats["std"] if stats and stats["std"] is not None else 0.0)
     figure, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
     positions = range(len(labels))
     bars.bar(positions, means, yerr=stds, capsize=4, color="tab:blue")

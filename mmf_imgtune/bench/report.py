@@ -1,15 +1,17 @@
 """Aggregate a suite's runs into ``results.json`` (every number) and ``results.md`` (the table).
 
-Metrics are reported as mean +- sample standard deviation over the seeds that finished;
-a model whose runs failed still gets a row saying so, with the first error line. A suite's
-``margins`` (model, control) get, per metric, the mean and standard deviation over seeds of
-model minus control, paired by seed (seeds where both finished).
+Metrics are reported as mean +- sample standard deviation over the seeds that finished
+(one seed has no spread: ``std`` is null, shown as n/a); a model whose runs failed still gets
+a row saying so, with the first error line. A suite's ``margins`` (model, control) get, per
+metric, the mean and standard deviation over seeds of model minus control, paired by seed
+(seeds where both finished). Models that generate text also get how varied their test
+outputs are (distinct texts / images, the most frequent text and its share: a collapsed
+model says one thing to every image), and every metric's scoring note (tokenizer, VQA rule).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -18,11 +20,11 @@ from mmf_imgtune.bench.suite import Suite
 from mmf_imgtune.bench.worker import write_json
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single value: no spread to show)."""
     mean = sum(values) / len(values)
     if len(values) < 2:
-        return mean, 0.0
+        return mean, None
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
@@ -58,6 +60,16 @@ def summarise(suite: Suite, runs: dict[int, dict]) -> dict:
     summary["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
     gpu = [r["peak_gpu_mb"] for r in ok if r.get("peak_gpu_mb") is not None]
     summary["peak_gpu_mb"] = max(gpu) if gpu else None
+    summary["metric_notes"] = {
+        k: v for r in ok for k, v in r.get("metric_notes", {}).items() if k.startswith(prefix)
+    }
+    summary["generated_text"] = {
+        seed: r["generated_text"][key]
+        for seed, r in sorted(runs.items())
+        if r["status"] in ("ok", "reused")
+        for key in r.get("generated_text", {})
+        if key.startswith(prefix)
+    }
     return summary
 
 
@@ -122,22 +134,61 @@ def margin_lines(suite: Suite, results: dict) -> list[str]:
     ]
     for name, values in margins.items():
         cells = [
-            f"{values[k]['mean']:+.4f} ± {values[k]['std']:.4f}" if k in values else "-"
-            for k in keys
+            _spread(values[k]["mean"], values[k]["std"], "+") if k in values else "-" for k in keys
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _table_text(text: str) -> str:
+    """A generated text as one markdown table cell (an empty one said, not left blank)."""
+    return " ".join(text.split()).replace("|", "\\|") if text.strip() else "(empty)"
+
+
+def generation_lines(summaries: dict[str, dict]) -> list[str]:
+    """Per model and seed, how varied its generated test texts are (empty if none)."""
+    rows = [
+        f"| {label} | {seed} | {g['distinct']} / {g['generated']} | "
+        f"{_table_text(g['most_frequent'])} | "
+        f"{g['most_frequent_count']} ({100 * g['most_frequent_share']:.1f}%) |"
+        for label, summary in summaries.items()
+        for seed, g in summary.get("generated_text", {}).items()
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "Generated test texts (a model that says one thing to every image has collapsed):",
+        "",
+        "| model | seed | distinct / images | most frequent | its count (share) |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def note_lines(summaries: dict[str, dict]) -> list[str]:
+    """How each metric was scored (tokenizer, VQA rule), once per distinct note."""
+    notes = {k: v for s in summaries.values() for k, v in s.get("metric_notes", {}).items()}
+    if not notes:
+        return []
+    return ["", "How the metrics were scored:", ""] + [
+        f"- `{key}`: {note}" for key, note in sorted(notes.items())
+    ]
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _spread(mean: float, std: float | None, sign: str = "") -> str:
+    return f"{mean:{sign}.4f} ± " + ("n/a" if std is None else f"{std:.4f}")
+
+
 def _metric_cell(summary: dict, key: str) -> str:
     stats = summary.get("metrics", {}).get(key)
     if stats is None:
         return "-"
-    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+    return _spread(stats["mean"], stats["std"])
 
 
 def markdown_table(suite: Suite, results: dict) -> str:
@@ -201,7 +252,7 @@ def markdown_table(suite: Suite, results: dict) -> str:
             "\\* some runs were resumed after a crash (`resumed_from_update` in results.json); "
             "their train time counts only the part after the resume.",
         ]
-    lines += margin_lines(suite, results)
+    lines += margin_lines(suite, results) + generation_lines(summaries) + note_lines(summaries)
     failed = [(name, s["error"]) for name, s in summaries.items() if s["runs_failed"]]
     if failed:
         lines += ["", "Failed runs (see `runs/<model>/seed_<n>/stderr.log`):"]
@@ -215,7 +266,3 @@ def write_reports(suite: Suite, records: dict[str, dict[int, dict]], out: Path) 
     write_json(out / "results.json", results)
     (out / "results.md").write_text(markdown_table(suite, results))
     return results
-
-
-def load_results(out: Path) -> dict:
-    return json.loads((Path(out) / "results.json").read_text())

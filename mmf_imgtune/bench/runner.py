@@ -19,13 +19,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mmf_imgtune.bench.suite import ModelEntry, Suite
 from mmf_imgtune.bench.worker import write_json
 from mmf_imgtune.trainer.checkpoint_io import checkpoint_step
+
+# What trainer/console.py's ProgressLog prints: progress lines and validation results.
+PROGRESS_MARKS = ("[mmf_imgtune] progress: ", "[mmf_imgtune] validation")
 
 
 def run_dir(out: Path, label: str, seed: int) -> Path:
@@ -86,8 +91,55 @@ def _resumable_update(folder: Path, args: list[str]) -> int | None:
     return None
 
 
-def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: float) -> dict:
-    """Run, resume or reuse one run; returns its record (``status`` ok / failed / reused)."""
+def _run_streaming(
+    command: list[str], timeout: float, progress: Callable[[str], None] | None
+) -> tuple[int | str, str, str]:
+    """Run the worker; hand each of its progress lines (update, loss, ETA, printed every
+    ``training.log_interval``) to ``progress`` as it comes. Returns (exit code or "timeout",
+    stdout, stderr)."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        preexec_fn=_die_with_parent,
+    )
+    lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+    def read(name: str, stream: Any) -> None:
+        for line in stream:
+            lines[name].append(line)
+            if progress and name == "stdout" and line.startswith(PROGRESS_MARKS):
+                progress(line.strip().removeprefix("[mmf_imgtune] "))
+
+    readers = [
+        threading.Thread(target=read, args=(name, getattr(process, name)), daemon=True)
+        for name in lines
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        code: int | str = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        code = "timeout"
+    for reader in readers:
+        reader.join()
+    return code, "".join(lines["stdout"]), "".join(lines["stderr"])
+
+
+def run_one(
+    suite: Suite,
+    entry: ModelEntry,
+    seed: int,
+    out: Path,
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run, resume or reuse one run; returns its record (``status`` ok / failed / reused).
+    ``progress`` gets the run's progress lines while it trains."""
     folder = run_dir(out, entry.label, seed)
     result_path = folder / "result.json"
     if result_path.is_file():
@@ -100,18 +152,10 @@ def run_one(suite: Suite, entry: ModelEntry, seed: int, out: Path, timeout: floa
     run_args = args if resumed_from is None else [*args, "checkpoint.resume=true"]
     command = [sys.executable, "-m", "mmf_imgtune.bench.worker", str(result_path), *run_args]
     started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, preexec_fn=_die_with_parent
-        )
-        code, stdout, stderr = done.returncode, done.stdout, done.stderr
-    except subprocess.TimeoutExpired as error:
-        code = "timeout"
-        stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout or ""
-        stderr = error.stderr.decode() if isinstance(error.stderr, bytes) else error.stderr or ""
+    code, stdout, stderr = _run_streaming(command, timeout, progress)
     wall = round(time.perf_counter() - started, 2)
-    (folder / "stdout.log").write_text(stdout or "")
-    (folder / "stderr.log").write_text(stderr or "")
+    (folder / "stdout.log").write_text(stdout)
+    (folder / "stderr.log").write_text(stderr)
     if code != 0 or not result_path.is_file():
         message = _tail(stderr or stdout or "")
         if code == "timeout" or (isinstance(code, int) and code < 0):
@@ -180,8 +224,11 @@ def run_suite(
     for entry in suite.models:
         for seed in suite.seeds:
             index += 1
-            log(f"[{index}/{total}] {entry.label} seed {seed} ...")
-            record = run_one(suite, entry, seed, out, timeout)
+            name = f"[{index}/{total}] {entry.label} seed {seed}"
+            log(f"{name} ...")
+            record = run_one(
+                suite, entry, seed, out, timeout, lambda line, name=name: log(f"{name}: {line}")
+            )
             records.setdefault(entry.label, {})[seed] = record
             log(f"[{index}/{total}] {entry.label} seed {seed}: {_describe(record, suite)}")
     return records

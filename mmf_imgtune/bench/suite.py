@@ -88,6 +88,8 @@ class Suite:
             f"training.checkpoint_interval={interval}",
             "training.progress_bar=false",
             "checkpoint.max_to_keep=1",
+            # Test predictions beside every run, so a printed metric can be checked.
+            "evaluation.predict=true",
             f"env.save_dir={save_dir}",
             *self.overrides,
             *entry.overrides,

@@ -1,15 +1,15 @@
 """Answer vocabularies and VQA soft scores, as MMF builds them for VQA v2.
 
-Antol et al. 2015 (VQA) score an answer by how many of the 10 annotators gave it:
-``min(1, count / 3)``. MMF trains against those soft scores over the top-K answers of the
-train split (K = 3129 for VQA v2, the answers given at least 9 times). This module builds that
-vocabulary, reads/writes it as MMF's ``answers_vqa.txt`` (one answer a line) and turns a list of
+MMF trains against the official VQA accuracy of each candidate answer (Antol et al. 2015;
+``mmf_imgtune.modules.vqa_eval``: the leave-one-out mean of ``min(1, matches / 3)`` over the
+10 annotators, so 3 matching answers score 0.9) over the top-K answers of the train split
+(K = 3129 for VQA v2, the answers given at least 9 times). This module builds that vocabulary,
+reads/writes it as MMF's ``answers_vqa.txt`` (one answer a line) and turns a list of
 annotator answers into the soft-score target vector.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -18,19 +18,7 @@ import torch
 
 from mmf_imgtune.io.annotations import read_lines
 from mmf_imgtune.io.atomic import atomic_write
-from mmf_imgtune.modules.text_metrics import NUMBER_WORDS as _NUMBERS
-
-# VQA's answer normalisation (the common part of the official evaluation script): lower case,
-# strip punctuation at the ends and articles, so "A dog." and "dog" are the same answer.
-_PUNCT = re.compile(r"(?<=\D)[.,!?;:](?=\s|$)|^[.,!?;:]+|[\"'`]")
-_ARTICLES = {"a", "an", "the"}
-
-
-def normalize_answer(answer: str) -> str:
-    """Lower-case, drop punctuation and articles, spell numbers as digits: ``"Two."`` -> ``2``."""
-    words = _PUNCT.sub("", answer.lower().strip()).split()
-    words = [_NUMBERS.get(word, word) for word in words if word not in _ARTICLES]
-    return " ".join(words)
+from mmf_imgtune.modules.vqa_eval import answer_scores, normalize_answer
 
 
 class AnswerVocab:
@@ -78,13 +66,14 @@ class AnswerVocab:
         Args:
             answers: the (usually 10) annotator answers of one question.
         Returns:
-            (len(self),) float: ``min(1, count / 3)`` at each answer's index; answers outside
-            the vocabulary contribute nothing.
+            (len(self),) float: each answer's VQA accuracy at its index (10 answers: the
+            official leave-one-out score, 0.3 / 0.6 / 0.9 / 1.0 for 1 / 2 / 3 / 4+ matches;
+            fewer: 1.0, exact match); answers outside the vocabulary contribute nothing.
         """
         scores = torch.zeros(len(self.answers))
-        for answer, count in Counter(normalize_answer(a) for a in answers).items():
+        for answer, score in answer_scores(answers).items():
             if answer in self.index:
-                scores[self.index[answer]] = min(1.0, count / 3)
+                scores[self.index[answer]] = score
         return scores
 
 

@@ -20,11 +20,8 @@ from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.conversation import ChatRenderer, parse_conversation, with_image
 from mmf_imgtune.inference.chat import ChatSession
 from mmf_imgtune.inference.runs import chat_renderer
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 from mmf_imgtune.trainer.load_run import load_run
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.lower().replace("?", " ").replace(".", " ").split())
 
 
 def evaluate_dialogues(
@@ -65,7 +62,7 @@ def evaluate_dialogues(
                 correct.append(0)
                 counts.append(0)
                 seconds.append(0.0)
-            correct[turn] += int(normalise(answer) == normalise(reference))
+            correct[turn] += int(normalize_answer(answer) == normalize_answer(reference))
             counts[turn] += 1
             seconds[turn] += elapsed
             turn += 1

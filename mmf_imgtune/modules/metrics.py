@@ -22,6 +22,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAUROC, BinaryF1Score
 
 from mmf_imgtune.errors import MMFImgtuneError
+from mmf_imgtune.modules.vqa_eval import score_rule
 from mmf_imgtune.registry import parse_spec, registry
 
 
@@ -69,6 +70,11 @@ class BaseMetric(nn.Module):
 
     def reset(self) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def note(self) -> str | None:
+        """How the last ``compute`` scored, when that is a choice a reader must know (the
+        tokenizer, the VQA rule); written beside the value in metrics.json and reports."""
+        return None
 
 
 def nothing_scored(metric: BaseMetric) -> MetricError:
@@ -130,10 +136,22 @@ class RocAuc(_TorchmetricsMetric):
 
 @registry.register_metric("vqa_accuracy")
 class VQAAccuracy(_TorchmetricsMetric):
-    """VQA accuracy with MMF's soft scores: the target score of the predicted answer."""
+    """VQA accuracy of a classifier: the target soft score of the predicted answer. The
+    targets are the official VQA accuracy of each answer (``AnswerVocab.soft_scores``), so
+    this equals the official evaluation of the predicted answers; the note names the rule
+    (from the batch's ``answers``, when it carries them)."""
 
     def __init__(self, **params: Any):
         super().__init__(torchmetrics.MeanMetric(), **params)
+        self.rules: set[str] = set()
+
+    def note(self) -> str:
+        rules = sorted(self.rules) or ["the dataset's soft-score targets"]
+        return "rule: " + "; ".join(rules)
+
+    def reset(self) -> None:
+        super().reset()
+        self.rules = set()
 
     def update(self, sample_list: Any, model_output: dict) -> None:
         scores = model_output["scores"].detach()
@@ -145,6 +163,7 @@ class VQAAccuracy(_TorchmetricsMetric):
             )
         predicted = scores.argmax(dim=1, keepdim=True)
         self.metric.update(targets.gather(1, predicted).view(-1))
+        self.rules.update(score_rule(len(answers)) for answers in sample_list.get("answers") or [])
 
 
 class Metrics(nn.Module):
@@ -159,6 +178,8 @@ class Metrics(nn.Module):
         self.names: list[str] = []
         self.metrics = nn.ModuleList()
         self.batches = 0  # batches seen since the last reset
+        self.notes: dict[str, str] = {}  # metric key -> how it scored (set by compute)
+        self.generation: dict | None = None  # generated-text variety (set by compute)
         for spec in metric_list or []:
             name = parse_spec(spec, "metric")[0]
             # ``key`` renames a metric's logged value (two of one type with other params).
@@ -202,10 +223,17 @@ class Metrics(nn.Module):
                 results[key] = metric.compute()
             except MetricError as error:
                 raise MetricError(f"{key}: {error}") from None
+            note = metric.note()
+            if note:
+                self.notes[key] = note
+            summarise = getattr(metric, "generation_summary", None)
+            if summarise is not None and self.generation is None:
+                self.generation = summarise()
         return results
 
     def reset(self) -> None:
         self.batches = 0
+        self.notes, self.generation = {}, None
         for metric in self.metrics:
             metric.reset()
             metric.scored = 0

@@ -2,10 +2,13 @@
 
 - ``bleu4`` / ``cider``: COCO caption metrics (Papineni et al. 2002; Vedantam et al. 2015)
   through pycocoevalcap's scorers, over every hypothesis of the split at once (CIDEr's IDF
-  weights are corpus statistics, so a per-batch average would be wrong).
-- ``generation_vqa_accuracy``: VQA accuracy of generated answers: min(1, matches / min(3,
-  #references)) after normalising case, punctuation and articles (VQA v2's rule for 10
-  references; exact match when there is one).
+  weights are corpus statistics, so a per-batch average would be wrong). Text is tokenised
+  as the COCO caption evaluation does, with pycocoevalcap's PTBTokenizer (Stanford CoreNLP,
+  needs Java); without Java, by a regular expression (lower-cased ``[a-z0-9]+`` words), and
+  the metric's note and one printed line say so.
+- ``generation_vqa_accuracy``: VQA accuracy of generated answers (``vqa_eval.py``): the
+  official normalisation and leave-one-out score for 10 references, exact match for fewer;
+  the note names the rule and how many questions it scored.
 - ``recall_at_k`` (``recall_at_1/5/10``): text-to-image (or image-to-text) recall@k over the
   whole split's embeddings; item i's text matches item i's image.
 
@@ -17,25 +20,51 @@ are gathered with ``torch.distributed.all_gather_object`` before computing.
 from __future__ import annotations
 
 import re
+import shutil
+from collections import Counter
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from mmf_imgtune.modules.metrics import BaseMetric, MetricError
+from mmf_imgtune.modules.vqa_eval import score_rule, vqa_score
 from mmf_imgtune.registry import registry
 
-_ARTICLES = {"a", "an", "the"}
-# VQA's number words as digits (the official evaluation's manualMap); data/answers.py uses it too.
-NUMBER_WORDS = {
-    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
-}  # fmt: skip
+PTB_TOKENIZER = "PTBTokenizer (pycocoevalcap, Stanford CoreNLP 3.4.1)"
+REGEX_TOKENIZER = "regex [a-z0-9]+ words, lower-cased (no Java for the PTBTokenizer)"
+_warned_no_java = False
 
 
-def normalise(text: str) -> str:
-    """Lower case, words only (punctuation dropped), single spaces."""
+def _regex_words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", str(text).lower()))
+
+
+def coco_tokenize(gts: dict, res: dict) -> tuple[dict, dict, str]:
+    """Tokenise references and hypotheses ({id: [text, ...]}) as the COCO caption evaluation
+    does. Returns both tokenised and the tokenizer's name."""
+    global _warned_no_java
+    if shutil.which("java") is None:
+        if not _warned_no_java:
+            print(
+                f"[mmf_imgtune] BLEU/CIDEr tokenizer: {REGEX_TOKENIZER}; install a Java runtime "
+                "(e.g. Debian's default-jre-headless) for the COCO tokenizer"
+            )
+            _warned_no_java = True
+        gts = {i: [_regex_words(t) for t in texts] for i, texts in gts.items()}
+        res = {i: [_regex_words(t) for t in texts] for i, texts in res.items()}
+        return gts, res, REGEX_TOKENIZER
+    # pycocoevalcap loads only when a split computes BLEU/CIDEr
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    def tokenize(texts: dict) -> dict:
+        # One line per text: a newline inside one would shift every later id.
+        captions = {
+            i: [{"caption": str(t).replace("\n", " ")} for t in v] for i, v in texts.items()
+        }
+        return PTBTokenizer().tokenize(captions)
+
+    return tokenize(gts), tokenize(res), PTB_TOKENIZER
 
 
 def _gather(items: list) -> list:
@@ -64,6 +93,7 @@ class _TextMetric(BaseMetric):
         self.reference_field = reference_field
         self.reference_fields = (reference_field,) if reference_field else ("captions", "answers")
         self.pairs: list[tuple[str, list[str]]] = []
+        self.tokenizer: str | None = None  # set by compute (BLEU/CIDEr)
 
     def update(self, sample_list: Any, model_output: dict) -> None:
         if "generated_text" not in model_output:
@@ -85,13 +115,30 @@ class _TextMetric(BaseMetric):
             )
         return pairs
 
+    def generation_summary(self) -> dict[str, Any] | None:
+        """How varied the generated texts are (a collapsed model says one thing to every
+        image): count, distinct texts, and the most frequent one with its share."""
+        texts = [hypothesis for hypothesis, _ in _gather(self.pairs)]
+        if not texts:
+            return None
+        text, count = Counter(texts).most_common(1)[0]
+        return {
+            "generated": len(texts),
+            "distinct": len(set(texts)),
+            "most_frequent": text,
+            "most_frequent_count": count,
+            "most_frequent_share": count / len(texts),
+        }
+
     def _coco_inputs(self) -> tuple[dict, dict]:
-        # pycocoevalcap's scorers on lower-cased text without punctuation (what its
-        # PTBTokenizer does to plain captions); an empty hypothesis stays empty, as there.
         pairs = self._all_pairs()
-        res = {i: [normalise(h)] for i, (h, _) in enumerate(pairs)}
-        gts = {i: [normalise(r) for r in refs] or [""] for i, (_, refs) in enumerate(pairs)}
+        res = {i: [h] for i, (h, _) in enumerate(pairs)}
+        gts = {i: list(refs) or [""] for i, (_, refs) in enumerate(pairs)}
+        gts, res, self.tokenizer = coco_tokenize(gts, res)
         return gts, res
+
+    def note(self) -> str | None:
+        return f"tokenizer: {self.tokenizer}" if self.tokenizer else None
 
 
 @registry.register_metric("bleu4")
@@ -116,24 +163,16 @@ class Cider(_TextMetric):
         return float(score)
 
 
-def vqa_answer_score(answer: str, references: list[str]) -> float:
-    """min(1, matches / min(3, #references)) on normalised answers (articles dropped, number
-    words as digits, as VQA's evaluation does: "two" matches "2")."""
-
-    def clean(text: str) -> str:
-        words = normalise(text).split()
-        return " ".join(NUMBER_WORDS.get(w, w) for w in words if w not in _ARTICLES)
-
-    predicted = clean(answer)
-    matches = sum(clean(r) == predicted for r in references)
-    return min(1.0, matches / max(1, min(3, len(references))))
-
-
 @registry.register_metric("generation_vqa_accuracy")
 class GenerationVQAAccuracy(_TextMetric):
     def compute(self) -> float:
         pairs = self._all_pairs()
-        return sum(vqa_answer_score(h, refs) for h, refs in pairs) / len(pairs)
+        self.rules = Counter(score_rule(len(refs)) for _, refs in pairs)
+        return sum(vqa_score(h, refs) for h, refs in pairs) / len(pairs)
+
+    def note(self) -> str | None:
+        rules = getattr(self, "rules", None)
+        return "; ".join(f"{rule}: {n} questions" for rule, n in rules.items()) if rules else None
 
 
 @registry.register_metric("recall_at_k")

@@ -24,7 +24,8 @@ from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
 
 
 class NonFiniteLossError(MMFImgtuneError, FloatingPointError):
-    """The loss became NaN/Inf; the message names the update and the batch ids."""
+    """The loss or a gradient became NaN/Inf; the message names the update and the batch ids
+    or the first parameter whose gradient is not finite."""
 
 
 def _batch_ids(batch: Any, limit: int = 8) -> list:
@@ -62,6 +63,9 @@ class MMFLightningModule(pl.LightningModule):
         self.predictions: dict[str, list[dict]] = {}
         self.collect_predictions = False
         self.last_metrics: dict[str, float] = {}
+        # How metrics scored (tokenizer, VQA rule) and generated-text variety per split/dataset.
+        self.metric_notes: dict[str, str] = {}
+        self.generation_summaries: dict[str, dict] = {}
         self.skipped_nonfinite = 0
         # Read once: an OmegaConf lookup costs microseconds, and these run at every batch.
         training = config.training
@@ -118,6 +122,34 @@ class MMFLightningModule(pl.LightningModule):
             self.skipped_nonfinite += 1
             self.print(f"Skipping a batch: {message}")
             return None  # Lightning skips backward and the optimizer step
+        raise NonFiniteLossError(message)
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Stop (or skip, with ``nan_policy=skip``) at the first update with a NaN/Inf
+        gradient, naming the first such parameter: a finite loss can still have one, and the
+        NaN loss it causes one update later points at the wrong batch."""
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            return  # fp16's GradScaler expects overflowing steps and skips them itself
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if not grads or torch.isfinite(torch.nn.utils.get_total_norm(grads)):
+            return  # one fused norm and one sync per update; names are looked up only on failure
+        name, grad = next(
+            (n, p.grad)
+            for n, p in self.model.named_parameters()
+            if p.grad is not None and not torch.isfinite(p.grad).all()
+        )
+        bad = int((~torch.isfinite(grad)).sum())
+        message = (
+            f"gradient of {name} {tuple(grad.shape)} has {bad} non-finite values at update "
+            f"{self.global_step + 1} (the first such parameter in model order; the loss was "
+            "finite). The last good checkpoint is kept; look for a norm of an all-zero vector "
+            "or a 0/0 upstream, lower the learning rate, or set training.nan_policy=skip."
+        )
+        if self.config.training.nan_policy == "skip":
+            self.skipped_nonfinite += 1
+            self.print(f"Skipping an update: {message}")
+            optimizer.zero_grad(set_to_none=True)  # parameters without a gradient stay put
+            return
         raise NonFiniteLossError(message)
 
     def configure_gradient_clipping(
@@ -188,6 +220,9 @@ class MMFLightningModule(pl.LightningModule):
             metrics = self.metrics[key]
             if metrics.metrics and metrics.labelled():
                 results.update(metrics.compute(split, name))  # raises if one scored nothing
+                self.metric_notes.update(metrics.notes)
+                if metrics.generation:
+                    self.generation_summaries[f"{split}/{name}"] = metrics.generation
             elif metrics.metrics and metrics.batches:
                 self.print(
                     f"[mmf_imgtune] {split}/{name}: no batch carries "

@@ -156,6 +156,8 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         "predictions": predictions_files,
         "save_dir": save_dir,
         "skipped_nonfinite_batches": module.skipped_nonfinite,
+        "metric_notes": dict(module.metric_notes),
+        "generated_text": dict(module.generation_summaries),
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()

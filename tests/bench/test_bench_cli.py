@@ -40,6 +40,12 @@ def test_two_model_suite_writes_table_plot_json_and_resumes(tmp_path, capsys):
     first = capsys.readouterr().out
     assert "[1/3] unimodal_text seed 3: done" in first
     assert "[3/3] broken seed 3: FAILED" in first
+    # Progress while a run trains, at its log_interval (2 of 6 updates): update, loss, ETA.
+    lines = [line for line in first.splitlines() if line.startswith("[2/3] concat_bert seed 3: ")]
+    progress = [line for line in lines if "progress: " in line]
+    assert [line.split("progress: ")[1].split(",")[0] for line in progress] == ["2/6", "4/6", "6/6"]
+    assert all("train/total_loss: " in line and "eta: " in line for line in progress)
+    assert any("validation at update 3: val/total_loss: " in line for line in lines)
 
     results = json.loads((out / "results.json").read_text())
     for label in ("unimodal_text", "concat_bert"):
@@ -47,7 +53,11 @@ def test_two_model_suite_writes_table_plot_json_and_resumes(tmp_path, capsys):
         accuracy = summary["metrics"]["test/toy/accuracy"]
         run = json.loads((out / "runs" / label / "seed_3" / "save" / "metrics.json").read_text())
         # One seed: the mean is that run's own value, with no spread.
-        assert accuracy == {"mean": run["metrics"]["test/toy/accuracy"], "std": 0.0}
+        assert accuracy == {"mean": run["metrics"]["test/toy/accuracy"], "std": None}
+        # Every run writes its test predictions.
+        (predictions,) = run["predictions"]
+        assert predictions.endswith("toy_" + label + "_test_predictions.json")
+        assert len(json.loads(open(predictions).read())) == 32
         assert summary["trainable_parameters"] > 0 and summary["peak_rss_mb"] > 100
         assert summary["train_seconds"] > 0 and summary["samples_per_s"] > 0
         run = results["models"][label]["runs"]["3"]
@@ -63,7 +73,7 @@ def test_two_model_suite_writes_table_plot_json_and_resumes(tmp_path, capsys):
     table = (out / "results.md").read_text()
     assert "**test/toy/accuracy**" in table and "| broken | FAILED" in table
     row = next(line for line in table.splitlines() if line.startswith("| concat_bert |"))
-    assert f"{concat['metrics']['test/toy/accuracy']['mean']:.4f} ± 0.0000" in row
+    assert f"{concat['metrics']['test/toy/accuracy']['mean']:.4f} ± n/a" in row
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
 
     # Resume: finished runs are reused untouched; only the failed one is tried again.

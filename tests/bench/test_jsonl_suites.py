@@ -6,6 +6,7 @@ a few updates and one seed; everything else is the built-in suite and its projec
 """
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from jsonl_helpers import JSONL_TOKENIZER
 from mmf_imgtune.bench.suite import BUILTIN_DIR, load_suite
 from mmf_imgtune.cli.bench import main
 from mmf_imgtune.config import ConfigError, build_config
+from mmf_imgtune.modules.text_metrics import PTB_TOKENIZER, REGEX_TOKENIZER
 
 pytestmark = pytest.mark.slow
 KEY = "dataset_config.image_text_jsonl"
@@ -59,6 +61,17 @@ def test_caption_suite_reports_every_model_and_the_text_only_margin(tmp_path, js
         assert model["summary"]["runs_ok"] == 1, (label, model["summary"].get("error"))
         metrics[label] = model["summary"]["metrics"]
         assert {"test/image_text_jsonl/bleu4", "test/image_text_jsonl/cider"} <= set(metrics[label])
+        # How varied the generated captions are, and how CIDEr tokenised them.
+        run = json.loads((out / "runs" / label / "seed_1" / "save" / "metrics.json").read_text())
+        (predictions,) = run["predictions"]
+        texts = [row["caption"] for row in json.loads(open(predictions).read())]
+        summary = model["summary"]["generated_text"]["1"]
+        assert summary["generated"] == len(texts) and summary["distinct"] == len(set(texts))
+        assert summary["most_frequent_count"] == texts.count(summary["most_frequent"])
+        tokenizer = PTB_TOKENIZER if shutil.which("java") else REGEX_TOKENIZER
+        assert model["summary"]["metric_notes"]["test/image_text_jsonl/cider"] == (
+            f"tokenizer: {tokenizer}"
+        )
     margins = results["margins"]["imgtune - imgtune_text_only"]
     for key in ("test/image_text_jsonl/bleu4", "test/image_text_jsonl/cider"):
         expected = metrics["imgtune"][key]["mean"] - metrics["imgtune_text_only"][key]["mean"]

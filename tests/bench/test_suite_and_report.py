@@ -138,14 +138,45 @@ def test_aggregates_mean_std_and_reports_failures(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
-def test_mean_std_single_value_has_zero_spread(tmp_path):
-    assert mean_std([0.25]) == (0.25, 0.0)
-    suite = load_suite(_write(tmp_path, SUITE))
-    results = build_results(suite, {"unimodal_text": {1: _record(0.25, 2.0)}})
+def test_one_seed_shows_its_spread_as_na(tmp_path):
+    assert mean_std([0.25]) == (0.25, None)
+    suite = load_suite(_write(tmp_path, SUITE + "margins: [{model: unimodal_text, control: cb}]\n"))
+    records = {"unimodal_text": {1: _record(0.25, 2.0)}, "cb": {1: _record(0.2, 2.0)}}
+    results = build_results(suite, records)
     summary = results["models"]["unimodal_text"]["summary"]
-    assert summary["metrics"]["test/toy/accuracy"] == {"mean": 0.25, "std": 0.0}
-    rows = [line for line in markdown_table(suite, results).splitlines() if "unimodal_text" in line]
-    assert rows == ["| unimodal_text | 0.2500 ± 0.0000 | 100 | 60 | 2.0 | 50.0 | 900 | 1/1 |"]
+    assert summary["metrics"]["test/toy/accuracy"] == {"mean": 0.25, "std": None}
+    table = markdown_table(suite, results)
+    rows = [line for line in table.splitlines() if line.startswith("| unimodal_text |")]
+    assert rows == ["| unimodal_text | 0.2500 ± n/a | 100 | 60 | 2.0 | 50.0 | 900 | 1/1 |"]
+    assert "| unimodal_text - cb | +0.0500 ± n/a |" in table
+    assert "± 0.0000" not in table
+
+
+def test_generated_text_variety_and_metric_notes_reach_the_report(tmp_path):
+    suite = load_suite(_write(tmp_path, SUITE))
+    record = _record(0.25, 2.0)
+    record["metric_notes"] = {"test/toy/cider": "tokenizer: PTB", "val/toy/cider": "not shown"}
+    record["generated_text"] = {
+        "test/toy": {
+            "generated": 118,
+            "distinct": 35,
+            "most_frequent": "A car.",
+            "most_frequent_count": 24,
+            "most_frequent_share": 24 / 118,
+        }
+    }
+    empty = {**record, "generated_text": {"test/toy": {**record["generated_text"]["test/toy"],
+                                                        "most_frequent": " "}}}  # fmt: skip
+    results = write_reports(suite, {"unimodal_text": {1: record}, "cb": {1: empty}}, tmp_path)
+    summary = results["models"]["unimodal_text"]["summary"]
+    assert summary["generated_text"][1]["distinct"] == 35
+    assert summary["metric_notes"] == {"test/toy/cider": "tokenizer: PTB"}
+    table = (tmp_path / "results.md").read_text()
+    assert "| unimodal_text | 1 | 35 / 118 | A car. | 24 (20.3%) |" in table
+    assert "| cb | 1 | 35 / 118 | (empty) | 24 (20.3%) |" in table
+    assert "- `test/toy/cider`: tokenizer: PTB" in table
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["models"]["unimodal_text"]["summary"]["generated_text"]["1"]["distinct"] == 35
 
 
 def test_dry_run_checks_every_config_and_trains_nothing(tmp_path, capsys):

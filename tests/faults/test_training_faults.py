@@ -70,6 +70,43 @@ def test_nan_policy_skip_counts_and_finishes(tmp_path, monkeypatch):
     assert saved["skipped_nonfinite_batches"] == 2
 
 
+def _poison_gradient(monkeypatch, after):
+    """The loss stays finite; image_proj.weight's gradient turns NaN after `after` backwards."""
+    from mmf_imgtune.trainer import run as run_module
+
+    original = run_module.build_model
+
+    def build(config):
+        model = original(config)
+        calls = {"n": 0}
+
+        def hook(grad):
+            calls["n"] += 1
+            return grad * float("nan") if calls["n"] > after else grad
+
+        model.image_proj.weight.register_hook(hook)
+        return model
+
+    monkeypatch.setattr(run_module, "build_model", build)
+
+
+def test_nan_gradient_with_finite_loss_names_the_parameter_and_update(tmp_path, monkeypatch):
+    _poison_gradient(monkeypatch, after=3)
+    with pytest.raises(NonFiniteLossError) as error:
+        run_training(_config(tmp_path, "run_type=train"))
+    message = str(error.value)
+    # embed.weight comes first in model order and stays finite: the poisoned one is named.
+    assert message.startswith("gradient of image_proj.weight (") and "at update 4 " in message
+
+
+def test_nan_gradient_skipped_leaves_weights_finite(tmp_path, monkeypatch):
+    _poison_gradient(monkeypatch, after=10)
+    result = run_training(_config(tmp_path, "training.nan_policy=skip", "run_type=train"))
+    assert result["skipped_nonfinite_batches"] == 2  # backwards 11 and 12 of 12
+    checkpoint = safe_torch_load(tmp_path / "run" / "current.ckpt")
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
+
+
 def test_disk_full_stops_clearly_and_keeps_previous_checkpoint(tmp_path, monkeypatch):
     from mmf_imgtune.trainer import checkpoint_io
 

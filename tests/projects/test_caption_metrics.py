@@ -12,6 +12,7 @@ from mmf_layouts import TOKENIZER, write_coco_karpathy, write_jsonl
 
 from mmf_imgtune.cli import generate
 from mmf_imgtune.cli.run import run
+from mmf_imgtune.modules.text_metrics import PTB_TOKENIZER, REGEX_TOKENIZER
 
 pytestmark = pytest.mark.slow
 NAME = "image_text_jsonl"
@@ -56,6 +57,15 @@ def assert_metrics_match(result: dict, dataset: str, id_key: str, references: di
     for name, value in expected.items():
         assert result["metrics"][f"test/{dataset}/{name}"] == pytest.approx(value, abs=1e-9), name
     assert result["metrics"][f"val/{dataset}/cider"] >= 0.0  # val is scored too, not skipped
+    # How varied the captions are, from the same predictions; and the tokenizer named.
+    captions = [row["caption"] for row in rows]
+    summary = result["generated_text"][f"test/{dataset}"]
+    top = max(captions.count(c) for c in captions)  # ties: any of them is the most frequent
+    assert summary["generated"] == len(captions) and summary["distinct"] == len(set(captions))
+    assert summary["most_frequent_count"] == captions.count(summary["most_frequent"]) == top
+    assert summary["most_frequent_share"] == top / len(captions)
+    tokenizer = PTB_TOKENIZER if shutil.which("java") else REGEX_TOKENIZER
+    assert result["metric_notes"][f"test/{dataset}/cider"] == f"tokenizer: {tokenizer}"
 
 
 @pytest.fixture(scope="module")

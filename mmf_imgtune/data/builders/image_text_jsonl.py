@@ -27,11 +27,12 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset, existing_paths
-from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.conversation import ConversationError, parse_conversation
 from mmf_imgtune.data.extraction import boxes_of_record, extract_missing, given_boxes
 from mmf_imgtune.io.annotations import AnnotationError, check_field, load_annotations
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 from mmf_imgtune.registry import registry
 
 NAME = "image_text_jsonl"

@@ -10,7 +10,8 @@ Each entry of ``dataset_config.vqa2.annotations.<split>`` is either
   ``question_str``, ``answers``/``all_answers``, ``feature_path``), read through the restricted
   unpickler, or a ``.jsonl`` with the same fields.
 
-Targets are MMF's soft scores ``min(1, count/3)`` over the answer vocabulary
+Targets are MMF's soft scores (the official VQA accuracy of each answer, leave-one-out over
+the 10 annotators: ``modules/vqa_eval.py``) over the answer vocabulary
 (``mmf_imgtune.data.answers``): MMF's ``answers_vqa.txt`` when present, otherwise the top
 ``num_answers`` answers of the train split, written there by ``build``.
 """
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, ListConfig
 
 from mmf_imgtune.common.sample import Sample
 from mmf_imgtune.data.annotated import AnnotatedDataset
-from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered, normalize_answer
+from mmf_imgtune.data.answers import AnswerVocab, drop_or_count_uncovered
 from mmf_imgtune.data.base_builder import BaseDatasetBuilder
 from mmf_imgtune.data.extraction import extract_missing, extraction_enabled, given_boxes
 from mmf_imgtune.io.annotations import (
@@ -35,6 +36,7 @@ from mmf_imgtune.io.annotations import (
     load_annotations,
     read_json_object,
 )
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 from mmf_imgtune.registry import registry
 
 SOURCE = (

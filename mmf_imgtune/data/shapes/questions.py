@@ -9,8 +9,8 @@ Five families, each answerable from the scene graph alone and unambiguous by con
 - ``spatial``: "what shape is left of the blue circle?" (the reference is the only object of
   its colour and shape, and exactly one object lies strictly on that side of it).
 
-Synthetic answers have no annotator disagreement: all 10 answers agree, so MMF's soft score
-``min(1, count/3)`` is 1.0 for the right answer and 0 elsewhere.
+Synthetic answers have no annotator disagreement: all 10 answers agree, so the official VQA
+score (MMF's soft score, ``modules/vqa_eval.py``) is 1.0 for the right answer and 0 elsewhere.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import torch
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -271,3 +272,39 @@ def output_cache(output: Any) -> Any:
 
         cache = DynamicCache.from_legacy_cache(cache)
     return cache
+
+
+def _stop_gradient_at_zero_states(module: nn.Module, args: tuple, kwargs: dict) -> Any:
+    # Forward pre-hook of a decoder layer: positions whose hidden state is exactly zero get
+    # it detached (see stop_gradient_at_zero_states for why this loses no gradient).
+    hidden = args[0] if args else kwargs.get("hidden_states")
+    if hidden is None or not hidden.requires_grad:
+        return None
+    zero = (hidden == 0).all(dim=-1, keepdim=True)  # (B, L, 1) all-zero positions
+    hidden = torch.where(zero, hidden.detach(), hidden)
+    if args:
+        return (hidden, *args[1:]), kwargs
+    return args, {**kwargs, "hidden_states": hidden}
+
+
+def stop_gradient_at_zero_states(hf_model: nn.Module, path: str | None) -> list[Any]:
+    """Keep the gradient finite when zero vectors enter the LLM (the text-only control).
+
+    A zeroed visual prefix stays exactly zero through every layer of a bias-free LLM (Llama,
+    SmolLM2: norm(0) = 0, attention over zero values and MLP(0) are 0), for every value of the
+    weights. The loss's true gradient at those positions is nonetheless huge: an RMSNorm's
+    Jacobian at the zero vector is ``weight / sqrt(eps)`` (about 316 for eps = 1e-5), and
+    the text's attention to the prefix keys and values sends gradient into it at every layer,
+    so it grows by that factor layer after layer and overflows (SmolLM2's 30 layers: inf at
+    update 1, then ``inf * 0 = nan`` in the attention backward and the weight gradients).
+    Its true product with the zero activations is zero, so detaching the exactly-zero states
+    at each layer's input changes no weight gradient; a state made non-zero by a bias (Qwen2,
+    GPT-2) is not touched.
+
+    Returns:
+        the hook handles (``handle.remove()`` undoes it).
+    """
+    return [
+        layer.register_forward_pre_hook(_stop_gradient_at_zero_states, with_kwargs=True)
+        for layer in decoder_layers(hf_model, path)
+    ]

@@ -110,6 +110,9 @@ class ImgTune(BaseModel):
         if not self.head.uses_lm_head:
             # Classifier and retrieval heads read hidden states: the LM head never runs.
             lm_lib.freeze_output_embeddings(self._hf_model())
+        if cfg.zero_image_features:
+            # The zeroed prefix stays zero in the LLM: its overflowing gradient is cut there.
+            lm_lib.stop_gradient_at_zero_states(self._hf_model(), cfg.lm.decoder_layers_attr)
         # Joint training: online CNN + RoIAlign features (after freezing: it has its own switch).
         self.image_encoder = build_online_encoder(cfg, int(cfg.region_encoder.feature_dim))
 

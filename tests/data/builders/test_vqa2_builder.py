@@ -4,7 +4,8 @@ import pytest
 import torch
 from mmf_layouts import collate, load_split, write_features, write_vqa2, write_vqa2_imdb
 
-from mmf_imgtune.data.answers import AnswerVocab, normalize_answer
+from mmf_imgtune.data.answers import AnswerVocab
+from mmf_imgtune.modules.vqa_eval import normalize_answer
 
 SMALL = ["dataset_config.vqa2.num_answers=6", "dataset_config.vqa2.max_features=4"]
 
@@ -17,7 +18,8 @@ def data_dir(tmp_path):
 def test_soft_scores_follow_mmf():
     vocab = AnswerVocab(["red", "2", "yes"])
     scores = vocab.soft_scores(["Red", "red."] + ["two"] * 2 + ["2"] * 2 + ["blue"] * 4)
-    assert scores.tolist() == pytest.approx([2 / 3, 1.0, 0.0])
+    # The official leave-one-out score: 2 of 10 -> 0.6, 4 of 10 -> 1.0.
+    assert scores.tolist() == pytest.approx([0.6, 1.0, 0.0])
     assert normalize_answer("The Dog!") == "dog" and normalize_answer("3.5") == "3.5"
     ranked = AnswerVocab.from_answer_lists([["y", "x", "z"], ["x", "z"]], top_k=2)
     assert ranked.answers == ["x", "z"]  # ties broken alphabetically
@@ -33,7 +35,7 @@ def test_json_layout_vocab_targets_and_collate(data_dir):
     first = train[0]
     assert first.text == "what color is the cat?" and first.id.item() == 9000
     assert first.targets.shape == (6,) and first.targets[2].item() == 1.0  # red x7
-    assert first.targets[0].item() == pytest.approx(1.0)  # two x3 -> "2": min(1, 3/3)
+    assert first.targets[0].item() == pytest.approx(0.9)  # two x3 -> "2": 3 of 10
     assert first.targets[4:].sum() == 0  # classes past the 4-answer vocabulary stay 0
     assert len(first.answers) == 10
     second = train[1]  # two x4 + 2 x4 -> 8 votes for "2"; "a" is dropped as an article
