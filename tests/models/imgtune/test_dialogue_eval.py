@@ -13,8 +13,8 @@ from dialogue_helpers import TOKENIZER, dialogue_batch
 from test_dialogue_chat import chatty_model
 
 from mmf_imgtune.data.conversation import ChatRenderer
-from mmf_imgtune.models.imgtune.chat import ChatSession
 from mmf_imgtune.models.imgtune import dialogue_eval
+from mmf_imgtune.models.imgtune.chat import ChatSession
 from mmf_imgtune.models.imgtune.dialogue_eval import evaluate_dialogues
 from mmf_imgtune.utils.tokenizers import build_tokenizer
 
