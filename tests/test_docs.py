@@ -1,5 +1,5 @@
 """The docs name only what exists: every console script, ``python -m`` module, benchmark
-script, make target and config path (configs/..., projects/....yaml) that README.md and
+script, make target, bench suite and config path (configs/..., projects/....yaml) that README.md and
 docs/*.md tell a reader to type is checked against setup.py, the package, the Makefile and the
 tree. Python code blocks are skipped: they show a user's own plugin, not files of this repo."""
 
@@ -20,6 +20,7 @@ SCRIPT = re.compile(r"(?<![\w./-])(mmf_(?:run|predict|convert_hm|imgtune_\w+))\b
 MODULE = re.compile(r"python -m ([\w.]+)")
 PATH = re.compile(r"(?<![\w./-])((?:configs|projects|benchmarks|scripts)/[\w./{},-]+)")
 MAKE = re.compile(r"\bmake ([a-z][\w-]*)")
+SUITE = re.compile(r"--suite ([\w-]+)(?![\w.-])")
 
 
 def code_spans(page: Path) -> list[str]:
@@ -102,6 +103,14 @@ def test_paths_named_in_docs_exist(kind):
         assert checked > 3, f"no {kind}/ path found in the docs: the pattern is broken"
 
 
+def test_bench_suites_named_in_docs_exist():
+    suites = named(SUITE)
+    assert any(name == "shapes-vqa" for _, name in suites), suites
+    for page, name in suites:
+        path = REPO / "configs" / "bench" / f"{name}.yaml"
+        assert path.is_file(), f"{page} names `--suite {name}`; configs/bench/ has no {name}.yaml"
+
+
 def test_make_targets_named_in_docs_exist():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
@@ -116,12 +125,14 @@ def test_the_checks_catch_a_wrong_name(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(
         "Run `mmf_imgtune_nothing --x` or\n```bash\npython -m mmf_imgtune.cli.nothing\n"
-        "mmf_run config=projects/imgtune/configs/shapes/none.yaml\nmake nothing\n```\n"
+        "mmf_run config=projects/imgtune/configs/shapes/none.yaml\nmake nothing\n"
+        "mmf_imgtune_bench --suite none --out x\n```\n"
     )
     text = "\n".join(code_spans(page))
-    assert sorted(SCRIPT.findall(text)) == ["mmf_imgtune_nothing", "mmf_run"]
+    assert sorted(SCRIPT.findall(text)) == ["mmf_imgtune_bench", "mmf_imgtune_nothing", "mmf_run"]
     assert MODULE.findall(text) == ["mmf_imgtune.cli.nothing"]
     assert PATH.findall(text) == ["projects/imgtune/configs/shapes/none.yaml"]
     assert MAKE.findall(text) == ["nothing"]
+    assert SUITE.findall(text) == ["none"]
     assert not module_exists("mmf_imgtune.cli.nothing") and module_exists("mmf_imgtune.cli.run")
     assert expand_braces("a/{b,c}/d.py") == ["a/b/d.py", "a/c/d.py"]
