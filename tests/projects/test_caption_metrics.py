@@ -56,7 +56,7 @@ def assert_metrics_match(result: dict, dataset: str, id_key: str, references: di
     expected = reference_scores(rows, id_key, references)
     for name, value in expected.items():
         assert result["metrics"][f"test/{dataset}/{name}"] == pytest.approx(value, abs=1e-9), name
-    assert result["metrics"][f"val/{dataset}/cider"] >= 0.0  # val is scored too, not skipped
+    assert f"val/{dataset}/cider" in result["metrics"]  # val is scored too, not skipped
     # How varied the captions are, from the same predictions; and the tokenizer named.
     captions = [row["caption"] for row in rows]
     summary = result["generated_text"][f"test/{dataset}"]
@@ -102,6 +102,13 @@ def test_jsonl_caption_metrics_are_pycocoevalcap_on_the_predictions(jsonl_run):
     _, records, result = jsonl_run
     references = {r["id"]: [r["caption"]] for r in records}
     assert_metrics_match(result, NAME, "id", references)
+    # val holds the same records and is scored with the same (final) weights.
+    for metric in ("bleu4", "cider"):
+        val, test = (
+            result["metrics"][f"val/{NAME}/{metric}"],
+            result["metrics"][f"test/{NAME}/{metric}"],
+        )
+        assert val == pytest.approx(test), metric
     # The model learned something: a metric of nothing scored would read 0 (or fail).
     assert result["metrics"][f"test/{NAME}/cider"] > 0.5
 

@@ -52,8 +52,29 @@ def test_plugin_trains_with_workers_under_ddp(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((save / "metrics.json").read_text())
     assert metrics["num_updates"] == 6
-    assert 0.0 <= metrics["metrics"]["val/tsv_memes/roc_auc"] <= 1.0
     rows = json.loads(
         (save / "reports" / "tsv_memes_concat_bert_test_predictions.json").read_text()
     )
     assert sorted(r["id"] for r in rows) == list(range(20001, 20033))  # both ranks, no repeats
+    # The test metrics, gathered over both ranks, are those of the written predictions.
+    expected = hand_scores(rows, tsv_labels(tmp_path / "data" / "tsv_memes" / "test.tsv"))
+    for metric, value in expected.items():
+        assert metrics["metrics"][f"test/tsv_memes/{metric}"] == pytest.approx(value), metric
+
+
+def tsv_labels(path: Path) -> dict[int, int]:
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return {int(line.split("\t")[0]): int(line.split("\t")[3]) for line in lines}
+
+
+def hand_scores(rows: list[dict], labels: dict[int, int]) -> dict[str, float]:
+    """Accuracy and AUROC (Mann-Whitney: the share of (positive, negative) pairs in which the
+    positive gets the higher class-1 probability, ties half) of prediction rows
+    ``{id, label, confidence}`` (the argmax class and its probability)."""
+    truth = [labels[r["id"]] for r in rows]
+    positive = [r["confidence"] if r["label"] == 1 else 1.0 - r["confidence"] for r in rows]
+    pos = [p for p, t in zip(positive, truth) if t == 1]
+    neg = [p for p, t in zip(positive, truth) if t == 0]
+    pairs = [(p > n) + 0.5 * (p == n) for p in pos for n in neg]
+    accuracy = sum(r["label"] == t for r, t in zip(rows, truth)) / len(rows)
+    return {"accuracy": accuracy, "roc_auc": sum(pairs) / len(pairs)}

@@ -139,10 +139,12 @@ class ImgTune(BaseModel):
 
     # --- shared pieces -------------------------------------------------------------------
     def encode_regions(self, sample_list: Any) -> dict[str, torch.Tensor]:
-        """Visual tokens from ``image_feature_0`` / ``image_info_0``.
+        """Visual tokens from ``image_feature_0`` / ``image_info_0``, or from the online
+        ``image_encoder`` (``image_encoder.type: roi_backbone``, online_encoder.py) when the
+        model has one.
 
-        Override (or subclass) to compute features online from an image encoder; the region
-        encoder only needs (B, N, D) features, (B,) box counts and (B, N, 5) geometry.
+        The region encoder only needs (B, N, D) features, (B,) box counts and (B, N, 5) geometry;
+        without ``num_boxes`` every one of the N boxes counts as real.
         """
         encoder = getattr(self, "image_encoder", None)  # online features (online_encoder.py)
         features = sample_list["image_feature_0"] if encoder is None else encoder(sample_list)

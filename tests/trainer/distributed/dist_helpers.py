@@ -1,4 +1,5 @@
-"""The DDP model matrix: every model/task/fusion/regime, two gloo processes, one launch.
+"""The DDP model matrix: every model/task/fusion/regime, two gloo processes, one launch
+(and the planted defects in a launch of their own).
 
 ``matrix_worker`` runs in each of two processes (``torch.multiprocessing``) and, for every case,
 builds the model, wraps a copy in ``DistributedDataParallel`` exactly as Lightning does
@@ -16,9 +17,11 @@ a string: ``ok`` or what failed.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import socket
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -51,14 +54,21 @@ def all_cases() -> list[dict]:
     # Multi-class head (num_labels=3, class-id targets).
     cases.append(_imgtune_case("classification", "prefix", "lora"))
     cases += [{"kind": "baseline", "name": name} for name in BASELINES]
-    # Controls: the bug this matrix guards against (a trainable LM head that never runs), and
-    # retrieval contrasting each rank's half alone: both must be reported.
-    cases.append(_imgtune_case("binary", "prefix", "full", control="lm_head"))
-    cases.append(_imgtune_case("retrieval", "prefix", "full", control="local_negatives"))
     # BatchNorm keeps per-rank statistics (as in MMF): checked for running, not for equality.
     cases.append({"kind": "baseline", "name": "unimodal_image", "grid": True, "exact": False})
     cases.append({"kind": "butd"})
     return cases
+
+
+def control_cases() -> list[dict]:
+    """Planted defects the check must report: the bug this matrix guards against (a
+    trainable LM head that never runs: DDP fails at step 2) and retrieval contrasting each
+    rank's half alone (a gradient that differs). Run in their own launch: a DDP failure leaves
+    its reducer mid-iteration, which must not share a process group with the real cases."""
+    return [
+        _imgtune_case("binary", "prefix", "full", control="lm_head"),
+        _imgtune_case("retrieval", "prefix", "full", control="local_negatives"),
+    ]
 
 
 def case_name(case: dict) -> str:
@@ -217,6 +227,23 @@ def check_case(case: dict, rank: int, world: int) -> str:
 
 
 def matrix_worker(rank: int, world: int, port: int, cases: list[dict], out_dir: str) -> None:
+    """Checks every case in this process (one of ``world``), writes ``rank<r>.json`` and ends
+    the process.
+
+    Why the ending is explicit: once a DDP wrapper has been built, torch keeps the gloo
+    process group, and with it gloo's worker threads, alive after ``destroy_process_group``
+    (measured with torch 2.14: the group object survives the call and a full collection). A
+    worker thread drops the last reference to a finished collective (here the last DDP
+    all-reduce) after the waiting side has moved on, and that work's saved thread-local state
+    holds a Python object, so dropping it takes the GIL. If the interpreter is finalizing by
+    then, CPython ends that thread inside a noexcept destructor: std::terminate, "terminate
+    called without an active exception", SIGABRT (one run in ten; seen in a core dump). So
+    both ranks meet at a barrier (neither tears down while the other still communicates),
+    destroy the group, flush, and leave with ``os._exit(0)`` instead of finalizing an
+    interpreter that gloo's threads may still call into. An exception still propagates (the
+    launch then reports it) and each case's DDP wrapper is collected before the next case, so
+    a failed case's half-finished reducer never outlives it.
+    """
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -232,7 +259,13 @@ def matrix_worker(rank: int, world: int, port: int, cases: list[dict], out_dir: 
             except Exception as error:  # reported per case; the next case still runs
                 results[case_name(case)] = f"{type(error).__name__}: {str(error)[:300]}"
                 dist.barrier()  # a failed collective leaves the peer waiting at most here
+            # DDP modules sit in reference cycles (hooks hold the module): free them now.
+            gc.collect()
+        dist.barrier()
     finally:
         with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
             json.dump(results, handle, indent=1)
         dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
