@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.modules.metrics import Metrics
+from mmf_imgtune.trainer.frozen_weights import keep_frozen_in_autocast_dtype
 from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
 
 
@@ -63,10 +64,21 @@ class MMFLightningModule(pl.LightningModule):
         self.collect_predictions = False
         self.last_metrics: dict[str, float] = {}
         self.skipped_nonfinite = 0
+        self._compiled = False
         # Read once: an OmegaConf lookup costs microseconds, and these run at every batch.
         training = config.training
         self._seed = int(training.seed)
         self._log_every = max(1, int(training.log_interval) * int(training.update_frequency))
+
+    def setup(self, stage: str) -> None:
+        # Before DDP wraps the model and before a checkpoint is restored into it (Lightning's
+        # order), so the restored frozen weights land in the dtype they were saved in.
+        precision = str(self.trainer.precision)
+        keep_frozen_in_autocast_dtype(self.model, precision, str(self.config.training.strategy))
+        if self.config.training.compile and not self._compiled:
+            # In place: parameter names, checkpoints and the optimizer see the same module.
+            self.model.compile()
+            self._compiled = True
 
     # --- training -----------------------------------------------------------------------
     def _reseed(self) -> None:
