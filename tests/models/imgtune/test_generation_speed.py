@@ -64,8 +64,10 @@ def _our_tokens(model, batch, new_tokens, num_beams, eos_id, calls=None):
 
 @pytest.mark.parametrize("lm", ["llama", "gpt2"])
 @pytest.mark.parametrize("num_beams", [1, 3])
-def test_same_tokens_as_hf_generate(lm, num_beams):
-    model = build(lm, fusion="prefix").eval()
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_same_tokens_as_hf_generate(lm, num_beams, dtype):
+    """In fp32 and in bf16 (weights and KV cache: how bf16 decoding runs)."""
+    model = build(lm, fusion="prefix").eval().to(dtype)
     batch = make_batch(size=4, with_answer=False)  # padded boxes: masked prefix positions
     with torch.no_grad():
         ours = _our_tokens(model, batch, 6, num_beams, eos_id=None)
