@@ -45,7 +45,7 @@ from mmf_imgtune.trainer.build import resolve_precision  # noqa: E402
 from mmf_imgtune.trainer.datamodule import MMFDataModule  # noqa: E402
 from mmf_imgtune.utils.flops import imgtune_step_flops  # noqa: E402
 from mmf_imgtune.utils.hardware import set_cpu_threads  # noqa: E402
-from mmf_imgtune.utils.testing import write_caption_features  # noqa: E402
+from mmf_imgtune.utils.testing import NoEosTokenizer, write_caption_features  # noqa: E402
 
 CONFIG = "projects/imgtune/configs/image_text_jsonl/caption.yaml"
 WORDS = "a the red blue green small large plate of rice curry bread fish leaf seed dal".split()
@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--precisions", default="32,auto,bf16-true")
     parser.add_argument("--compile", action="store_true", help="also time auto compiled")
+    parser.add_argument("--decode-tokens", type=int, default=16,
+                        help="greedy decoding with the KV cache, fp32 vs bf16 (0: skip)")  # fmt: skip
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args(argv)
@@ -99,16 +101,42 @@ def logged_samples_per_s(save_dir: Path) -> float:
     return statistics.median(rates[2:])
 
 
-def step_flops(config) -> tuple[float, int]:
-    """(training FLOPs of one step, positions through the LLM per sample) on a real batch."""
+def model_and_batch(config):
     model = build_model(config)
     data = MMFDataModule(config)
     data.prepare_data()
     data.setup("fit")
-    batch = next(iter(data.train_dataloader()))
+    return model, next(iter(data.train_dataloader()))
+
+
+def step_flops(config) -> tuple[float, int]:
+    """(training FLOPs of one step, positions through the LLM per sample) on a real batch."""
+    model, batch = model_and_batch(config)
     flops = imgtune_step_flops(model, batch)
     positions = batch["image_feature_0"].size(1) + batch["input_ids"].size(1)
     return flops.training / batch.get_batch_size(), positions
+
+
+def decode_speed(config, new_tokens: int, repeats: int = 3) -> dict[str, float]:
+    """Greedy decoding tokens/s (KV cache) of the batch's prompts, fp32 then bf16 weights and
+    cache; EOS never stops a row, so every run decodes ``new_tokens`` per sample."""
+    model, batch = model_and_batch(config)
+    model.tokenizer = NoEosTokenizer(model.tokenizer)
+    model.eval()
+    rates = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        model.to(dtype)
+        times = []
+        with torch.no_grad():
+            model.generate(batch, max_new_tokens=2)  # warm-up
+            for _ in range(repeats):
+                started = time.perf_counter()
+                model.generate(batch, max_new_tokens=new_tokens)
+                times.append(time.perf_counter() - started)
+        rates[str(dtype).replace("torch.", "")] = (
+            batch.get_batch_size() * new_tokens / statistics.median(times)
+        )
+    return rates
 
 
 def matmul_peak(lm_config, rows: int, dtype: torch.dtype, device: str, seconds: float = 2.0):
@@ -176,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         data = Path(args.data) if args.data else generated_folder(work / "data")
         rows = measure(args, data, work)
+        decoding = {}
+        if args.decode_tokens:
+            config = build_config(run_args(data, work / "decode", "32", args, False))
+            decoding = decode_speed(config, args.decode_tokens)
     base = rows[0]["samples_per_s"]
     print(f"\nSmolLM2-135M + LoRA captioning through mmf_run, batch {args.batch_size}, "
           f"{args.updates} updates per run, {device}, {torch.get_num_threads()} threads")  # fmt: skip
@@ -185,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {row['precision']} | {row['samples_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
               f"{row['achieved_tflops']:.3f} | {row['peak_tflops']:.3f} ({row['peak_dtype']}) | "
               f"{100 * row['mfu']:.1f}% | {row['samples_per_s'] / base:.2f}x |")  # fmt: skip
+    if decoding:
+        print(f"\ndecoding (KV cache, greedy, batch {args.batch_size} x {args.decode_tokens} new "
+              f"tokens): " + ", ".join(f"{k} {v:.0f} tokens/s" for k, v in decoding.items())
+              + f"; bf16 / fp32 {decoding['bfloat16'] / decoding['float32']:.2f}x")  # fmt: skip
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        Path(args.json).write_text(json.dumps({"training": rows, "decoding": decoding}, indent=1))
     return 0
 
 

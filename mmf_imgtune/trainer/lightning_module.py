@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.modules.metrics import Metrics
+from mmf_imgtune.trainer.attention_kernel import training_attention
 from mmf_imgtune.trainer.frozen_weights import keep_frozen_in_autocast_dtype
 from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
 
@@ -98,7 +99,8 @@ class MMFLightningModule(pl.LightningModule):
         self._reseed()
         self.batches_in_epoch += 1
         self.total_batches += 1
-        output = self.model(batch)
+        with training_attention(str(self.trainer.precision), self.device.type == "cpu"):
+            output = self.model(batch)
         losses = output.get("losses") or {}
         if not losses:
             raise RuntimeError(
