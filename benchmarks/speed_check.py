@@ -91,14 +91,15 @@ def run_args(data: Path, save_dir: Path, precision: str, args: argparse.Namespac
     ]
 
 
-def logged_samples_per_s(save_dir: Path) -> float:
-    """Median of the per-update samples/s the run logged, after its first two updates."""
+def logged_samples_per_s(save_dir: Path, batch_size: int) -> tuple[float, float]:
+    """Median of the per-update samples/s the run logged after its first two updates, and
+    the seconds those two took (start-up: compilation, first-call allocations)."""
     with open(save_dir / "logs" / "csv" / "metrics.csv", newline="") as handle:
         rates = [float(r["train/samples_per_s"]) for r in csv.DictReader(handle)
                  if r.get("train/samples_per_s")]  # fmt: skip
     if len(rates) < 3:
         raise SystemExit(f"speed_check: only {len(rates)} logged updates; use --updates >= 5")
-    return statistics.median(rates[2:])
+    return statistics.median(rates[2:]), sum(batch_size / rate for rate in rates[:2])
 
 
 def model_and_batch(config):
@@ -181,7 +182,7 @@ def measure(args: argparse.Namespace, data: Path, work: Path) -> list[dict]:
             lm_config = AutoConfig.from_pretrained(lm.name_or_path, gguf_file=lm.gguf_file)
         resolved = resolve_precision(config.training)
         run_training(config)
-        rate = logged_samples_per_s(save_dir)
+        rate, startup = logged_samples_per_s(save_dir, args.batch_size)
         dtype = DTYPES[resolved]
         peak = matmul_peak(lm_config, args.batch_size * positions, dtype, device)
         achieved = rate * flops_per_sample
@@ -190,7 +191,7 @@ def measure(args: argparse.Namespace, data: Path, work: Path) -> list[dict]:
             "precision": label + (" compiled" if compiled else ""), "samples_per_s": rate,
             "tokens_per_s": rate * positions, "achieved_tflops": achieved / 1e12,
             "peak_tflops": peak / 1e12, "peak_dtype": str(dtype).replace("torch.", ""),
-            "mfu": achieved / peak,
+            "mfu": achieved / peak, "first_two_updates_s": startup,
         })  # fmt: skip
     return rows
 
@@ -217,6 +218,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {row['precision']} | {row['samples_per_s']:.2f} | {row['tokens_per_s']:.0f} | "
               f"{row['achieved_tflops']:.3f} | {row['peak_tflops']:.3f} ({row['peak_dtype']}) | "
               f"{100 * row['mfu']:.1f}% | {row['samples_per_s'] / base:.2f}x |")  # fmt: skip
+    compiled = [row for row in rows if row["precision"].endswith("compiled")]
+    plain = (
+        [row for row in rows if row["precision"] == compiled[0]["precision"][:-9]]
+        if compiled
+        else []
+    )
+    if compiled and plain:
+        step = args.batch_size / plain[0]["samples_per_s"]
+        saved = step - args.batch_size / compiled[0]["samples_per_s"]
+        extra = compiled[0]["first_two_updates_s"] - plain[0]["first_two_updates_s"]
+        paid = f"pays back after {extra / saved:.0f} updates" if saved > 0 else "never pays back"
+        print(f"\ntorch.compile: {extra:.0f} s more start-up, {1000 * saved:.0f} ms less a step "
+              f"({1000 * step:.0f} ms uncompiled): {paid}")  # fmt: skip
     if decoding:
         print(f"\ndecoding (KV cache, greedy, batch {args.batch_size} x {args.decode_tokens} new "
               f"tokens): " + ", ".join(f"{k} {v:.0f} tokens/s" for k, v in decoding.items())
