@@ -86,14 +86,18 @@ def set_cpu_threads(
 
     Args:
         processes: processes of this node that run at the same time (DDP ranks).
-        override: ``training.cpu_threads`` / ``--threads``; None chooses.
+        override: ``training.cpu_threads`` / ``--threads``; None: ``OMP_NUM_THREADS`` when
+            set (torchrun sets 1), else the usable cores split among ``processes``.
     """
+    why = "set by the user"
+    if override is None and os.environ.get("OMP_NUM_THREADS"):
+        # The user's (or torchrun's) explicit choice for this process wins over the split.
+        override, why = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     threads = threads_per_process(processes, override)
     torch.set_num_threads(threads)
     if announce and who not in _ANNOUNCED:
         _ANNOUNCED.add(who)
-        why = "set by the user" if override is not None else (
-            f"{usable_cores()} usable cores / {max(1, int(processes))} process(es)"
-        )  # fmt: skip
+        if override is None:
+            why = f"{usable_cores()} usable cores / {max(1, int(processes))} process(es)"
         print(f"{who}: {threads} CPU thread(s) per process ({why})", file=sys.stderr, flush=True)
     return threads

@@ -80,6 +80,7 @@ def test_processes_per_node_counts_what_the_launcher_starts(monkeypatch):
 
 
 def test_set_cpu_threads_sets_torch_and_prints_once(monkeypatch, capsys):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     monkeypatch.setattr(hardware, "_ANNOUNCED", set())
     try:

@@ -29,7 +29,7 @@ def _threads(save_dir):
 
 
 def test_two_cpu_ranks_split_the_cores_and_say_so_once(tmp_path):
-    done = run_cli(TOY_DDP, tmp_path)
+    done = run_cli(TOY_DDP, tmp_path, env={"OMP_NUM_THREADS": ""})  # unset: the split decides
     assert done.returncode == 0, done.stderr[-3000:]
     expected = max(1, usable_cores() // 2)
     assert _threads(tmp_path) == [expected, expected]
@@ -41,8 +41,15 @@ def test_two_cpu_ranks_split_the_cores_and_say_so_once(tmp_path):
     ]
 
 
-def test_cpu_threads_overrides_the_split(tmp_path):
-    done = run_cli([*TOY_DDP, "training.cpu_threads=3"], tmp_path)
+def test_cpu_threads_overrides_the_split_and_omp_num_threads(tmp_path):
+    done = run_cli([*TOY_DDP, "training.cpu_threads=3"], tmp_path, env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert _threads(tmp_path) == [3, 3]
     assert "training.cpu_threads: 3 CPU thread(s) per process (set by the user)" in done.stderr
+
+
+def test_omp_num_threads_is_an_explicit_choice(tmp_path):
+    done = run_cli(TOY_DDP, tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _threads(tmp_path) == [1, 1]
+    assert "training.cpu_threads: 1 CPU thread(s) per process (OMP_NUM_THREADS)" in done.stderr
