@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     threads = os.environ.get("MMF_BENCH_THREADS")
     if threads:
+        # Runs go one at a time, so each may use every core; this caps it (also for --prepare,
+        # which extracts features).
         torch.set_num_threads(int(threads))
+        argv = [*argv, f"training.cpu_threads={int(threads)}"]
     if argv[0] == "--prepare":
         prepare(argv[1:])
         return

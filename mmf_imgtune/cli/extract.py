@@ -56,6 +56,7 @@ OPTIONS = {  # flag: (type, help)
     "max_size": (int, "detector input: longer side cap in pixels"),
     "batch_size": (int, "images per forward pass"),
     "device": (str, "cpu, cuda, cuda:1 ..."),
+    "precision": (str, "backbone dtype: 32 (default), bf16, or auto (bf16 where native)"),
 }
 
 

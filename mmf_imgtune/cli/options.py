@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
+from mmf_imgtune.utils.hardware import set_cpu_threads
 
 
 def add_passthrough_options(cli: argparse.ArgumentParser, options: dict) -> None:
@@ -28,7 +28,6 @@ def add_passthrough_options(cli: argparse.ArgumentParser, options: dict) -> None
 
 
 def apply_threads(args: dict) -> None:
-    """Pop ``threads`` from parsed options and set torch's CPU thread count if given."""
-    threads = args.pop("threads")
-    if threads:
-        torch.set_num_threads(threads)
+    """Pop ``threads`` from parsed options and set torch's CPU threads: the given number, else
+    every usable core (this process runs alone); the choice is printed once."""
+    set_cpu_threads(1, args.pop("threads"), who="--threads")

@@ -27,7 +27,9 @@ Common keys (any key of configs/defaults.yaml or the model/dataset defaults work
   training.update_frequency  gradient accumulation   training.num_workers=N  loader workers
   training.evaluation_interval / checkpoint_interval / log_interval (in updates)
   training.devices=N training.num_nodes=N training.strategy=auto|ddp|fsdp
-  training.precision=32|bf16-mixed|16-mixed|bf16-true (aliases: bf16, 16, 64, ...)
+  training.precision=auto|32|bf16-mixed|16-mixed|bf16-true (aliases: bf16, 16, 64, ...)
+  training.cpu_threads=N     torch threads per process (default: cores / processes)
+  training.compile=true      torch.compile the model (pays back only in long runs)
   training.seed=N            optimizer.type=adam_w   optimizer.params.lr=5e-5
   training.lr_scheduler=true scheduler.type=warmup_linear|warmup_cosine
   training.early_stop.enabled=true training.early_stop.criteria=<dataset>/<metric>

@@ -53,6 +53,7 @@ def extract_features(
     max_size: int | None = None,
     batch_size: int = 8,
     device: str = "cpu",
+    precision: str = "32",
     fsync: bool = True,
     progress: bool = True,
     regions: RegionOptions | None = None,
@@ -78,6 +79,9 @@ def extract_features(
         min_size, max_size: detector input resize (shorter side, cap); None = model default.
         batch_size: images per forward pass.
         device: ``cpu``, ``cuda``, ``cuda:1``...
+        precision: the backbone's dtype: ``32``, ``bf16``, or ``auto`` (bf16 where the device
+            computes it natively, else float32). Features are stored as float32 either way;
+            the store's record names the dtype and a store never mixes two.
         fsync: fsync every written file (npy) for durability across power loss.
         progress: show a progress bar with images/s.
         regions: the box source (``grid``), detection selection (``num_boxes``,
@@ -101,6 +105,7 @@ def extract_features(
         max_size=max_size,
         device=device,
         regions=regions,
+        precision=precision,
     )
     return run_extraction(
         model,

@@ -55,10 +55,17 @@ class Detectron2Backend(RegionBackend):
         backbone: str | None = None,
         min_size: int | None = None,
         max_size: int | None = None,
+        precision: str = "32",
         **options,
     ) -> Detectron2Backend:
         """``extract_features``'s options; the torchvision-only ones (``backbone``, the
-        resize ``min_size``/``max_size``: the detectron2 config sets them) are not used."""
+        resize ``min_size``/``max_size``: the detectron2 config sets them; ``precision``:
+        detectron2 runs its config's dtype) are not used."""
+        if str(precision) not in ("32", "auto"):
+            raise ValueError(
+                f"precision={precision!r}: the detectron2 backend extracts in float32 only; "
+                "use precision 32 (or auto, which means 32 here)"
+            )
         return cls(**options)
 
     def __init__(

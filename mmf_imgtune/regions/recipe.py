@@ -191,6 +191,9 @@ def _settings_hint(stored: dict, wanted: dict) -> str:
             hints.append(f"{key}={stored.get(key)!r}")
     old_size, new_size = stored.get("input_size") or {}, wanted.get("input_size") or {}
     hints += [f"{k}={v}" for k, v in old_size.items() if new_size.get(k) != v]
+    old_dtype = stored.get("dtype", "float32")
+    if old_dtype != wanted.get("dtype", "float32"):
+        hints.append(f"precision={'bf16' if old_dtype == 'bfloat16' else '32'}")
     old_weights = stored.get("weights") or {}
     if old_weights.get("name") != (wanted.get("weights") or {}).get("name"):
         hints.append(f"weights={old_weights.get('argument')!r}")

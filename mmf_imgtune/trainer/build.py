@@ -7,6 +7,8 @@ what would fail later.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -20,6 +22,7 @@ from mmf_imgtune.trainer.callbacks import build_callbacks
 from mmf_imgtune.trainer.checkpoint_io import AtomicCheckpointIO
 from mmf_imgtune.trainer.console import console_callbacks
 from mmf_imgtune.trainer.loggers import build_loggers
+from mmf_imgtune.utils.hardware import auto_precision, set_cpu_threads
 
 # Lightning's precision names, and the aliases Lightning accepts for them.
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -33,18 +36,29 @@ def _on_gpu(training: DictConfig) -> bool:
     return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
-def resolve_precision(training: DictConfig) -> str:
+def _device(training: DictConfig) -> str:
+    return "cuda" if _on_gpu(training) else "cpu"
+
+
+def resolve_precision(training: DictConfig, announce: bool = False) -> str:
     """``precision`` (a Lightning name or alias: 32, bf16, 16, 64, ...) wins; else ``fp16``
-    means 16-mixed. On CPU, fp16 does not train, so 16-mixed/16-true fall back to
-    bf16-mixed/bf16-true with a warning."""
+    means 16-mixed. ``auto``: bf16-mixed where the device computes bf16 natively, else
+    32-true (``utils/hardware.py``); with ``announce`` the choice and its reason are printed.
+    On CPU, fp16 does not train, so 16-mixed/16-true fall back to bf16-mixed/bf16-true with a
+    warning."""
     precision = str(training.precision) if training.precision is not None else None
     if precision is None:
         precision = "16-mixed" if training.fp16 else "32-true"
+    if precision == "auto":
+        precision, reason = auto_precision(_device(training))
+        if announce:
+            print(f"training.precision=auto -> {precision} ({reason})", file=sys.stderr)
+        return precision
     precision = PRECISION_ALIASES.get(precision, precision)
     if precision not in PRECISIONS:
         raise ConfigError(
             f"training.precision={precision} is not a precision; use one of "
-            f"{', '.join(PRECISIONS)} (or the aliases {', '.join(PRECISION_ALIASES)})"
+            f"{', '.join(PRECISIONS)}, auto (or the aliases {', '.join(PRECISION_ALIASES)})"
         )
     if precision.startswith("16") and not _on_gpu(training):
         fallback = precision.replace("16", "bf16", 1)
@@ -82,6 +96,37 @@ def _strategy(training: DictConfig, model: torch.nn.Module | None) -> Any:
     return name
 
 
+def _is_local_zero() -> bool:
+    # Processes a launcher started (LOCAL_RANK > 0) repeat rank 0's choices silently.
+    return os.environ.get("LOCAL_RANK", "0") == "0"
+
+
+def processes_per_node(training: DictConfig) -> int:
+    """Processes of this node training together: torchrun's LOCAL_WORLD_SIZE, else
+    ``training.devices`` (Lightning's launcher starts one process per device: a list counts
+    its entries, ``auto`` every GPU, or one process on the CPU)."""
+    if os.environ.get("LOCAL_WORLD_SIZE"):
+        return int(os.environ["LOCAL_WORLD_SIZE"])
+    devices = training.devices
+    if isinstance(devices, int) or str(devices).isdigit():
+        return max(1, int(devices))
+    if str(devices) == "auto":
+        return max(1, torch.cuda.device_count()) if _on_gpu(training) else 1
+    return max(1, len(devices))
+
+
+def apply_cpu_threads(training: DictConfig) -> int:
+    """Intra-op threads of this process: ``training.cpu_threads``, else this node's usable
+    cores split among its processes; printed once (by local rank 0)."""
+    override = training.cpu_threads
+    return set_cpu_threads(
+        processes_per_node(training),
+        None if override is None else int(override),
+        who="training.cpu_threads",
+        announce=_is_local_zero(),
+    )
+
+
 def build_trainer(
     config: DictConfig,
     save_dir: str,
@@ -107,7 +152,7 @@ def build_trainer(
         devices=training.devices,
         num_nodes=int(training.num_nodes),
         strategy=_strategy(training, model),
-        precision=resolve_precision(training),
+        precision=resolve_precision(training, announce=_is_local_zero()),
         max_steps=int(max_updates) if max_updates is not None else -1,
         max_epochs=int(max_epochs) if max_epochs is not None else (None if max_updates else 1),
         accumulate_grad_batches=update_frequency,

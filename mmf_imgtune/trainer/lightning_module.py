@@ -20,6 +20,8 @@ from omegaconf import DictConfig
 
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.modules.metrics import Metrics
+from mmf_imgtune.trainer.attention_kernel import training_attention
+from mmf_imgtune.trainer.frozen_weights import keep_frozen_in_autocast_dtype
 from mmf_imgtune.trainer.optim import build_optimizer, build_scheduler
 
 
@@ -67,10 +69,21 @@ class MMFLightningModule(pl.LightningModule):
         self.metric_notes: dict[str, str] = {}
         self.generation_summaries: dict[str, dict] = {}
         self.skipped_nonfinite = 0
+        self._compiled = False
         # Read once: an OmegaConf lookup costs microseconds, and these run at every batch.
         training = config.training
         self._seed = int(training.seed)
         self._log_every = max(1, int(training.log_interval) * int(training.update_frequency))
+
+    def setup(self, stage: str) -> None:
+        # Before DDP wraps the model and before a checkpoint is restored into it (Lightning's
+        # order), so the restored frozen weights land in the dtype they were saved in.
+        precision = str(self.trainer.precision)
+        keep_frozen_in_autocast_dtype(self.model, precision, str(self.config.training.strategy))
+        if self.config.training.compile and not self._compiled:
+            # In place: parameter names, checkpoints and the optimizer see the same module.
+            self.model.compile()
+            self._compiled = True
 
     # --- training -----------------------------------------------------------------------
     def _reseed(self) -> None:
@@ -90,7 +103,8 @@ class MMFLightningModule(pl.LightningModule):
         self._reseed()
         self.batches_in_epoch += 1
         self.total_batches += 1
-        output = self.model(batch)
+        with training_attention(str(self.trainer.precision), self.device.type == "cpu"):
+            output = self.model(batch)
         losses = output.get("losses") or {}
         if not losses:
             raise RuntimeError(

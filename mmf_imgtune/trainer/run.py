@@ -20,7 +20,7 @@ from mmf_imgtune.config.run_type import RunPhases
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.registry import registry
-from mmf_imgtune.trainer.build import build_trainer
+from mmf_imgtune.trainer.build import apply_cpu_threads, build_trainer
 from mmf_imgtune.trainer.checkpoint_io import checkpoint_step
 from mmf_imgtune.trainer.console import quiet_third_party
 from mmf_imgtune.trainer.datamodule import MMFDataModule, per_device_batch_size
@@ -71,15 +71,20 @@ def write_predictions(rows_by_dataset: dict[str, list[dict]], config: DictConfig
 
 
 def _gather_predictions(trainer: pl.Trainer, rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    if trainer.world_size == 1 or not torch.distributed.is_initialized():
-        return rows
-    gathered: list[Any] = [None] * trainer.world_size
-    torch.distributed.all_gather_object(gathered, rows)
     merged: dict[str, list[dict]] = {}
-    for part in gathered:
+    for part in _gather_object(trainer, rows):
         for name, items in part.items():
             merged.setdefault(name, []).extend(items)
     return merged
+
+
+def _gather_object(trainer: pl.Trainer, value: Any) -> list:
+    """``value`` of every process, in rank order ([value] in one process)."""
+    if trainer.world_size == 1 or not torch.distributed.is_initialized():
+        return [value]
+    gathered: list[Any] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(gathered, value)
+    return gathered
 
 
 def _loop_seconds(trainer: pl.Trainer) -> float:
@@ -124,6 +129,7 @@ def run_training(config: DictConfig) -> dict[str, Any]:
     save_config(config, save_dir)
     registry.register("config", config)
     pl.seed_everything(int(config.training.seed), workers=True, verbose=False)
+    apply_cpu_threads(config.training)  # before the model is built: its loading uses them too
 
     model, module, datamodule, trainer, ckpt = _build_run(config, phases, save_dir)
     total, trainable = model.count_parameters()
@@ -158,6 +164,9 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         "skipped_nonfinite_batches": module.skipped_nonfinite,
         "metric_notes": dict(module.metric_notes),
         "generated_text": dict(module.generation_summaries),
+        # Intra-op threads of every process (rank order): their sum should fit the cores.
+        "cpu_threads_per_rank": _gather_object(trainer, torch.get_num_threads()),
+        "precision": str(trainer.precision),
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()

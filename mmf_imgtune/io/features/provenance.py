@@ -9,6 +9,7 @@ in ``keys``), so MMF's readers are unaffected. Fields::
      "weights": {"name": "imagenet-mobilenet_v2", "sha256": "...", "path": "..."},
      "config_file": null,                      # detectron2: {"path", "sha256"}
      "input_size": {"min_size": 320, "max_size": 640},
+     "dtype": "float32",                       # the backbone's compute dtype (bfloat16...)
      "box_sources": {"grid": {"grid": 4, "images": 10},        # the sources used so far
                      "given": {"images": 5},
                      "detector": {"nms": 0.3, "conf_threshold": 0.2, "min_boxes": 10,
@@ -17,7 +18,7 @@ in ``keys``), so MMF's readers are unaffected. Fields::
      "written_by": "mmf_imgtune 0.1.0"}
 
 A run that would add features made another way (another layer, weights, backbone, input size,
-or grid size / detector selection for the same box source) fails before writing anything;
+dtype, or grid size / detector selection for the same box source) fails before writing anything;
 ``recipe_differences`` names what differs. Readers use ``store_feature_dim`` to check a store
 against a model before training.
 """
@@ -41,7 +42,10 @@ RECIPE_KEYS = (
     "weights",
     "config_file",
     "input_size",
+    "dtype",
 )
+# What a record written before a field existed meant by it.
+RECIPE_DEFAULTS = {"dtype": "float32"}
 BOX_SOURCES = ("given", "grid", "detector")
 
 
@@ -81,7 +85,8 @@ def recipe_differences(stored: dict, wanted: dict) -> list[str]:
     """
     differences = []
     for key in RECIPE_KEYS:
-        old, new = stored.get(key), wanted.get(key)
+        default = RECIPE_DEFAULTS.get(key)
+        old, new = stored.get(key, default), wanted.get(key, default)
         same = _same_weights(old, new) if key in ("weights", "config_file") else old == new
         if not same:
             differences.append(f"{key}: store {_show(old)}, this run {_show(new)}")
@@ -118,7 +123,8 @@ def describe_record(record: dict) -> str:
     return (
         f"{record.get('backend')} {record.get('backbone')} layer {record.get('layer')!r} "
         f"({record.get('feature_dim')}-d), weights {_show(record.get('weights'))}, input "
-        f"{_show(size) if size else 'default'}, boxes: "
+        f"{_show(size) if size else 'default'}, "
+        f"{record.get('dtype', RECIPE_DEFAULTS['dtype'])} backbone, boxes: "
         f"{describe_box_sources(record.get('box_sources') or {})}"
     )
 

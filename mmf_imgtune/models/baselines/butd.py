@@ -47,26 +47,29 @@ class TopDownStep(nn.Module):
         regions: torch.Tensor,
         mean_region: torch.Tensor,
         mask: torch.Tensor,
+        keys: torch.Tensor,
         state: State,
-    ) -> tuple[torch.Tensor, State]:
-        """word: (B, E); regions: (B, N, D); mean_region: (B, D); mask: (B, N).
+    ) -> State:
+        """word: (B, E); regions: (B, N, D); mean_region: (B, D); mask: (B, N); keys: (B, N, A)
+        = ``region_key(regions)``, the same at every step, so computed once by the caller.
 
-        Returns: logits (B, V) and the new (h_att, c_att, h_lang, c_lang).
+        Returns: the new (h_att, c_att, h_lang, c_lang); ``output(h_lang)`` gives the logits.
         """
         h_att, c_att, h_lang, c_lang = state
         h_att, c_att = self.attention_lstm(
             torch.cat([h_lang, mean_region, word], -1), (h_att, c_att)
         )
-        energy = self.score(torch.tanh(self.region_key(regions) + self.query(h_att).unsqueeze(1)))
+        energy = self.score(torch.tanh(keys + self.query(h_att).unsqueeze(1)))
         energy = energy.squeeze(-1).masked_fill(mask == 0, torch.finfo(energy.dtype).min)
         attended = (energy.softmax(-1).unsqueeze(-1) * regions).sum(1)  # (B, D)
         h_lang, c_lang = self.language_lstm(torch.cat([attended, h_att], -1), (h_lang, c_lang))
-        return self.output(h_lang), (h_att, c_att, h_lang, c_lang)
+        return h_att, c_att, h_lang, c_lang
 
 
 @registry.register_model("butd")
 class BUTD(BaseModel):
-    """Returns ``scores`` (B, T-1, V), ``losses``, and in eval mode ``generated_text``."""
+    """Returns ``losses``; in eval mode also ``scores`` (B, T-1, V) and ``generated_text``
+    (training projects only the scored positions onto the vocabulary: see ``forward``)."""
 
     @classmethod
     def config_path(cls) -> str:
@@ -91,23 +94,25 @@ class BUTD(BaseModel):
         zeros = regions.new_zeros(regions.size(0), self.hidden)
         return zeros, zeros, zeros, zeros
 
+    def _regions(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple:
+        """(regions, their mean, mask, attention keys): what every step reads."""
+        return tokens, masked_mean(tokens, mask), mask, self.step.region_key(tokens)
+
     def _run(
         self, ids: torch.Tensor, regions: Any, state: State, keep: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, State]:
         """Feed ``ids`` (B, L) one by one. ``keep`` (B, L): steps where 0 leave the state alone
-        (left padding of prompts). Returns logits (B, L, V) and the final state."""
-        tokens, mean, mask = regions
-        logits = []
+        (left padding of prompts). Returns the language LSTM's outputs (B, L, H) and the final
+        state."""
+        outputs = []
         for t in range(ids.size(1)):
-            step_logits, new_state = self.step(
-                self.dropout(self.embed(ids[:, t])), tokens, mean, mask, state
-            )
+            new_state = self.step(self.dropout(self.embed(ids[:, t])), *regions, state)
             if keep is not None:
                 use = keep[:, t].bool().unsqueeze(-1)  # (B, 1)
                 new_state = tuple(torch.where(use, n, o) for n, o in zip(new_state, state))
             state = new_state
-            logits.append(step_logits)
-        return torch.stack(logits, 1), state
+            outputs.append(state[2])
+        return torch.stack(outputs, 1), state
 
     def _targets(self, sample_list: Any) -> torch.Tensor:
         """Next-token targets (B, T-1); -100 where nothing is scored."""
@@ -118,19 +123,32 @@ class BUTD(BaseModel):
 
     def forward(self, sample_list: Any) -> dict:
         tokens, mask = self.image(sample_list)  # (B, N, D), (B, N)
-        regions = (tokens, masked_mean(tokens, mask), mask)
+        regions = self._regions(tokens, mask)
         ids = sample_list["input_ids"]
-        scores, _ = self._run(ids[:, :-1], regions, self._start(tokens))  # (B, T-1, V)
-        targets = self._targets(sample_list)
-        # Training: the mean over the scored tokens of every data-parallel rank, so DDP takes
-        # the single-process step (ranks hold different numbers of caption tokens).
-        loss = token_cross_entropy(scores, targets, across_ranks=self.training)
+        targets = self._targets(sample_list)  # (B, T-1)
         split = sample_list.get("dataset_type", "train")
         dataset = sample_list.get("dataset_name", "dataset")
-        output = {"scores": scores, "losses": {f"{split}/{dataset}/caption_cross_entropy": loss}}
-        if not self.training:
-            output["generated_text"] = self.generate(sample_list, regions=regions)
-        return output
+        key = f"{split}/{dataset}/caption_cross_entropy"
+        if self.training:
+            # Only what the loss reads: steps up to the last scored position (later ones
+            # change no term), and the vocabulary projection (with LLM tokenizers, 49k words:
+            # most of a step's FLOPs) at scored positions only. The loss is the same.
+            scored = targets != -100
+            length = int(scored.any(0).nonzero().max()) + 1 if bool(scored.any()) else 1
+            hidden, _ = self._run(ids[:, :length], regions, self._start(tokens))  # (B, L, H)
+            rows = scored[:, :length]
+            logits = self.step.output(hidden[rows])  # (K, V) for the K scored positions
+            # The mean over the scored tokens of every data-parallel rank, so DDP takes the
+            # single-process step (ranks hold different numbers of caption tokens).
+            loss = token_cross_entropy(logits[None], targets[:, :length][rows][None], True)
+            return {"losses": {key: loss}}
+        hidden, _ = self._run(ids[:, :-1], regions, self._start(tokens))
+        scores = self.step.output(hidden)  # (B, T-1, V)
+        return {
+            "scores": scores,
+            "losses": {key: token_cross_entropy(scores, targets)},
+            "generated_text": self.generate(sample_list, regions=regions),
+        }
 
     def format_for_prediction(self, sample_list: Any, model_output: dict) -> list[dict]:
         """One ``{"id", "caption"}`` row per sample (COCO's caption result format)."""
@@ -143,21 +161,20 @@ class BUTD(BaseModel):
     def generate(self, sample_list: Any, regions: Any = None, **kwargs: Any) -> list[str]:
         """Greedy decoding of up to ``max_caption_length`` tokens. Returns one str per sample."""
         if regions is None:
-            tokens, mask = self.image(sample_list)
-            regions = (tokens, masked_mean(tokens, mask), mask)
+            regions = self._regions(*self.image(sample_list))
         if "prompt_ids" in sample_list:
             prompt, keep = sample_list["prompt_ids"], sample_list["prompt_mask"]
         else:
             prompt, keep = sample_list["input_ids"][:, :1], None
-        logits, state = self._run(prompt, regions, self._start(regions[0]), keep)
-        word = logits[:, -1].argmax(-1)  # (B,)
+        hidden, state = self._run(prompt, regions, self._start(regions[0]), keep)
+        word = self.step.output(hidden[:, -1]).argmax(-1)  # (B,)
         generated, finished = [], torch.zeros_like(word, dtype=torch.bool)
         for _ in range(int(self.config.max_caption_length)):
             finished |= torch.isin(word, torch.tensor(self.stop_ids, device=word.device))
             generated.append(word.masked_fill(finished, self.tokenizer.pad_token_id))
             if bool(finished.all()):
                 break
-            step_logits, state = self.step(self.embed(word), *regions, state)
-            word = step_logits.argmax(-1)
+            state = self.step(self.embed(word), *regions, state)
+            word = self.step.output(state[2]).argmax(-1)
         ids = torch.stack(generated, 1).tolist()  # (B, L)
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]

@@ -122,6 +122,14 @@ class GenerationHead(TaskHead):
         # (P, V) matmul over the vocabulary would be thrown away). Visual tokens spliced
         # inside the text (a dialogue's <image>) leave text on both sides: keep them all.
         keep = 0 if place is not None else ids.size(1)
+        scored = None
+        if model.training and keep and "labels" in sample_list:
+            # Training reads logits only at the text positions whose next token is scored in
+            # some row (the answers): the (positions, vocab) LM-head matmul and log-softmax
+            # over the prompt and padding would be thrown away. The loss is the same.
+            scored = (sample_list["labels"][:, 1:] != -100).any(0).nonzero().squeeze(1)  # (K,)
+            prefix = visual["tokens"].size(1) if model.uses_prefix and visual is not None else 0
+            keep = scored + prefix  # positions in the LLM's sequence (visual prefix first)
         out, prefix = model.run_lm(
             model.embed_text(ids),
             mask,
@@ -132,6 +140,13 @@ class GenerationHead(TaskHead):
             image_position=place,
         )
         output = attention_outputs(visual, record)
+        if scored is not None:
+            output["scores"] = out.logits  # (B, K, V): the scored positions only
+            labels = sample_list["labels"][:, scored + 1]  # the next token of each kept one
+            output["losses"][loss_key(sample_list, "lm_cross_entropy")] = token_cross_entropy(
+                out.logits, labels, across_ranks=True
+            )
+            return output
         if keep:
             output["scores"] = out.logits  # (B, T, V): only the text positions were computed
         else:

@@ -185,7 +185,8 @@ class ImgTune(BaseModel):
 
         ``body_only``: run the decoder without the LM head (``base_model``; the output has
         ``last_hidden_state`` (B, P + T, H) instead of logits). ``logits_to_keep``: > 0
-        computes logits for the last that many positions only (decoding needs one). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
+        computes logits for the last that many positions only (decoding needs one); a 1-D
+        tensor, for those positions of the sequence (training: the scored ones). With ``past_key_values`` holding earlier positions (cached generation), ``embeds`` are
         only the newest text positions while ``mask`` (B, L) still covers all the text; the
         visual prefix is already in the cache. ``image_position`` (B,): the visual tokens go
         before that text position (a dialogue's ``<image>``, ``placement.py``), not in front.
@@ -222,7 +223,7 @@ class ImgTune(BaseModel):
                 record,
             )
         extra = {} if past_key_values is None else {self._cache_argument: past_key_values}
-        if logits_to_keep and not body_only:
+        if (torch.is_tensor(logits_to_keep) or logits_to_keep) and not body_only:
             extra["logits_to_keep"] = logits_to_keep  # skips the (L, V) LM-head matmul
         lm = self._hf_model().base_model if body_only else self.lm
         # Attention weights (explanations) need eager attention; everything else keeps sdpa.

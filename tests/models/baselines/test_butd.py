@@ -49,12 +49,28 @@ def _batch(captions=CAPTIONS, seed=0):
 def test_loss_and_scores_shape():
     model, batch = _model(), _batch()
     output = model(batch)
-    vocab = len(model.tokenizer)
-    assert output["scores"].shape == (2, 7, vocab)
     loss = output["losses"]["train/synthetic/caption_cross_entropy"]
     loss.backward()
     assert model.step.region_key.weight.grad.abs().sum() > 0
     assert "generated_text" not in output  # only decoded in eval mode
+    with torch.no_grad():
+        assert model.eval()(batch)["scores"].shape == (2, 7, len(model.tokenizer))
+
+
+def test_training_loss_reads_only_scored_positions_and_equals_the_full_one():
+    """Training skips the steps after the last scored token and projects only scored
+    positions onto the vocabulary: the loss must be the one of every position's scores."""
+    model, batch = _model(), _batch(["a red circle left right", "a blue square"])
+    batch.labels = batch.input_ids.masked_fill(batch.input_mask == 0, -100)
+    batch.labels[:, :2] = -100  # a prompt: the first words are not scored
+    key = "train/synthetic/caption_cross_entropy"
+    trained = model(batch)["losses"][key]
+    with torch.no_grad():
+        scores = model.eval()(batch)["scores"]  # (B, T-1, V): every position
+    targets = batch.labels[:, 1:]
+    assert (targets[:, -1] == -100).all(), "the batch must end with unscored steps to skip"
+    expected = torch.nn.functional.cross_entropy(scores.flatten(0, 1), targets.flatten())
+    torch.testing.assert_close(trained, expected)
 
 
 def test_padding_tokens_are_never_scored():
@@ -126,6 +142,7 @@ def test_image_without_regions_stays_finite():
     model, batch = _model(), _batch()
     batch.image_info_0["num_boxes"][0] = 0  # a detector found nothing
     output = model(batch)
-    assert torch.isfinite(output["scores"]).all()
     assert all(torch.isfinite(loss) for loss in output["losses"].values())
-    assert len(model.eval().generate(batch)) == 2
+    with torch.no_grad():
+        assert torch.isfinite(model.eval()(batch)["scores"]).all()
+    assert len(model.generate(batch)) == 2

@@ -64,8 +64,10 @@ def _our_tokens(model, batch, new_tokens, num_beams, eos_id, calls=None):
 
 @pytest.mark.parametrize("lm", ["llama", "gpt2"])
 @pytest.mark.parametrize("num_beams", [1, 3])
-def test_same_tokens_as_hf_generate(lm, num_beams):
-    model = build(lm, fusion="prefix").eval()
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_same_tokens_as_hf_generate(lm, num_beams, dtype):
+    """In fp32 and in bf16 (weights and KV cache: how bf16 decoding runs)."""
+    model = build(lm, fusion="prefix").eval().to(dtype)
     batch = make_batch(size=4, with_answer=False)  # padded boxes: masked prefix positions
     with torch.no_grad():
         ours = _our_tokens(model, batch, 6, num_beams, eos_id=None)
@@ -114,7 +116,7 @@ def test_heads_without_lm_logits_never_run_the_lm_head(task):
 
 
 @pytest.mark.parametrize("fusion", ["prefix", "both"])
-def test_training_computes_lm_logits_for_text_positions_only(fusion):
+def test_training_computes_lm_logits_for_scored_text_positions_only(fusion):
     model = _open_gates(build(fusion=fusion))
     batch = make_batch(size=2)
     rows = []
@@ -125,13 +127,16 @@ def test_training_computes_lm_logits_for_text_positions_only(fusion):
     finally:
         handle.remove()
     size, text = batch["input_ids"].shape
-    assert rows == [(size, text)]  # no LM-head rows for the visual prefix
+    # No LM-head rows for the visual prefix, the prompt or padding: only positions whose next
+    # token is scored in some row.
+    scored = (batch["labels"][:, 1:] != -100).any(0).nonzero().squeeze(1)
+    assert rows == [(size, len(scored))] and 0 < len(scored) < text
     # The same loss as full logits sliced to the text positions.
     visual = model.encode_regions(batch)
     out, prefix = model.run_lm(model.embed_text(batch["input_ids"]), batch["input_mask"], visual)
     assert out.logits.size(1) == prefix + text
     full = out.logits[:, prefix:]
-    torch.testing.assert_close(output["scores"], full)
+    torch.testing.assert_close(output["scores"], full[:, scored])
     loss = next(iter(output["losses"].values()))
     expected = torch.nn.functional.cross_entropy(
         full[:, :-1].reshape(-1, full.size(-1)), batch["labels"][:, 1:].reshape(-1)
@@ -185,3 +190,26 @@ def test_padded_batch_keeps_its_mask():
     batch = make_batch(size=4, with_answer=False)  # random box counts: masked visual slots
     _, seen = _generate_recording_padded(model, batch, max_new_tokens=3)
     assert seen and all(seen)
+
+
+@pytest.mark.parametrize(
+    ("lm", "fusion", "extra"),
+    [("llama", "prefix", {}), ("llama", "both", {}), ("gpt2", "cross_attention", {}),
+     ("qwen2", "prefix", {"lm_training": "lora"})],
+)  # fmt: skip
+def test_training_projects_only_scored_positions_and_keeps_the_loss(lm, fusion, extra):
+    """Training computes LM-head logits only where a next token is scored (the answers), so
+    its loss must equal the one over every text position's logits (eval mode computes all)."""
+    model = _open_gates(build(lm, fusion=fusion, dropout=0.0, **extra))
+    batch = make_batch(size=4)
+    assert (batch["labels"] == -100).float().mean() > 0.3, "needs unscored positions to skip"
+    model.config.generate_in_eval = False
+    trained = model.train()(batch)
+    with torch.no_grad():
+        full = model.eval()(batch)
+    (name,) = trained["losses"]  # the same key in both modes
+    assert trained["scores"].size(1) < full["scores"].size(1) == batch["input_ids"].size(1)
+    expected = torch.nn.functional.cross_entropy(
+        full["scores"][:, :-1].flatten(0, 1), batch["labels"][:, 1:].flatten()
+    )
+    torch.testing.assert_close(trained["losses"][name], expected, rtol=1e-5, atol=1e-6)
