@@ -10,13 +10,13 @@ runs. A scripted session then shows that each turn is answered from the referenc
 import pytest
 import torch
 from dialogue_helpers import TOKENIZER, dialogue_batch
-from mmf_imgtune.models.imgtune.chat import ChatSession
-from mmf_imgtune.models.imgtune.dialogue_eval import evaluate_dialogues
-from mmf_imgtune.utils.tokenizers import build_tokenizer
-from test_dialogue_chat import chatty_model
+from test_chat import chatty_model
 
 from mmf_imgtune.data.conversation import ChatRenderer
-from mmf_imgtune.models.imgtune import dialogue_eval
+from mmf_imgtune.data.tokenizers import build_tokenizer
+from mmf_imgtune.inference import dialogue_eval
+from mmf_imgtune.inference.chat import ChatSession
+from mmf_imgtune.inference.dialogue_eval import evaluate_dialogues
 
 QUESTIONS = ["what colour is it?", "and how many?", "how many is it?"]
 WRONG = "blue red"
