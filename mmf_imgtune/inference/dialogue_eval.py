@@ -1,11 +1,10 @@
 """Per-turn accuracy of generated answers on held-out dialogues (first turn vs later turns).
 
 Each dialogue is replayed through a ``ChatSession`` (``chat.py``, greedy decoding by the one
-decoding loop): the model answers turn k
-given the image and the reference history of turns 1..k-1 (the reference answer replaces the
-generated one before the next question, as in dialogue benchmarks with teacher-forced
-history), and an answer counts when it equals the reference after lower-casing and
-whitespace normalisation. ``load_checkpoint`` rebuilds a trained model, its renderer and its
+decoding loop): the model answers turn k given the image and the reference history of turns
+1..k-1 (the reference answer replaces the generated one before the next question, as in
+dialogue benchmarks with teacher-forced history), and an answer counts when it equals the
+reference after the official VQA answer normalisation (``modules/vqa_eval.py``). ``load_checkpoint`` rebuilds a trained model, its renderer and its
 data set from an ``mmf_run`` save folder.
 """
 
