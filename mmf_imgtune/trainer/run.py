@@ -114,8 +114,10 @@ def _build_run(config: DictConfig, phases: RunPhases, save_dir: str) -> tuple:
     return model, module, datamodule, trainer, ckpt
 
 
-def run_training(config: DictConfig) -> dict[str, Any]:
-    """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
+def run_training(config: DictConfig, command: str | None = None) -> dict[str, Any]:
+    """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts.
+
+    ``command``: the command line that started the run, kept in metrics.json."""
     quiet_third_party()  # before the model is built: LLM/peft warnings come from there too
     phases = RunPhases.parse(config.run_type)
     save_dir = str(config.env.save_dir)
@@ -155,6 +157,7 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         "predictions": predictions_files,
         "save_dir": save_dir,
         "skipped_nonfinite_batches": module.skipped_nonfinite,
+        "command": command,
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()
