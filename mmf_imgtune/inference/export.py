@@ -30,7 +30,7 @@ from safetensors.torch import save_model
 from mmf_imgtune.cli.generate_regions import training_store  # i23a moves it to inference/
 from mmf_imgtune.errors import MMFImgtuneError
 from mmf_imgtune.inference.model_card import model_card
-from mmf_imgtune.io.atomic import atomic_write_bytes
+from mmf_imgtune.io.atomic import atomic_write
 from mmf_imgtune.models.imgtune import hf_format
 from mmf_imgtune.models.imgtune import lm as lm_lib
 from mmf_imgtune.models.imgtune.model import ImgTune
@@ -49,21 +49,23 @@ class ExportError(MMFImgtuneError, ValueError):
 
 def _write_json(path: Path, value: Any) -> None:
     data = (json.dumps(value, indent=1, sort_keys=False) + "\n").encode()
-    atomic_write_bytes(path, lambda handle: handle.write(data))
+    atomic_write(path, data)
 
 
-def _prompt_processor(run: LoadedRun) -> dict | None:
-    """The data set's prompt processor spec (``{"type", "params"}``), or None."""
+def prompt_processor(run: LoadedRun, portable: bool = True) -> dict | None:
+    """The data set's prompt processor spec (``{"type", "params"}``), or None; ``portable``:
+    its tokenizer is the export folder's."""
     specs = run.config.dataset_config[run.dataset].get("processors") or {}
     for spec in specs.values():
         if spec is not None and spec.get("type") in PROMPT_PROCESSORS:
             spec = OmegaConf.to_container(spec, resolve=True)
-            spec["params"]["tokenizer"] = {"name_or_path": hf_format.HERE}
+            if portable:
+                spec["params"]["tokenizer"] = {"name_or_path": hf_format.HERE}
             return spec
     return None
 
 
-def _label_names(run: LoadedRun, task: str) -> list[str] | None:
+def label_names(run: LoadedRun, task: str) -> list[str] | None:
     """The class names a classifier head's scores index (None for other heads)."""
     if task == "binary":
         return ["false", "true"]
@@ -172,9 +174,9 @@ def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool
         {
             "dataset": run.dataset,
             "task": str(dataset_config.get("task", "")),
-            "text_processor": _prompt_processor(run),
+            "text_processor": prompt_processor(run),
             "max_features": int(dataset_config.get("max_features") or 0),
-            "labels": _label_names(run, config["task"]),
+            "labels": label_names(run, config["task"]),
         },
     )
     regions = _regions(run, out) if getattr(model, "image_encoder", None) is None else None
@@ -184,5 +186,5 @@ def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool
     else:
         _save_plain_lm(model, out / "lm")
     card = model_card(run, out, regions, merge_lora)
-    atomic_write_bytes(out / "README.md", lambda handle: handle.write(card.encode()))
+    atomic_write(out / "README.md", card)
     return out
