@@ -25,6 +25,7 @@ from PIL import Image
 
 from mmf_imgtune.common.sample import Sample, SampleList
 from mmf_imgtune.data.conversation import with_image
+from mmf_imgtune.inference import attention
 from mmf_imgtune.inference.raw_image import InputError, RegionMaker, to_tensor
 from mmf_imgtune.models.imgtune import hf_format
 from mmf_imgtune.models.imgtune.model import ImgTune
@@ -212,6 +213,10 @@ class Pipeline:
         else:
             results = self.generate(samples, max_new_tokens, num_beams)
         return results[0] if single else results
+
+    def attention_png(self, image: Any, messages: list[dict], boxes=None, objects=None) -> bytes:
+        """PNG of the region attention of ``messages``' last (assistant) answer."""
+        return attention.attention_png(self, image, messages, boxes, objects)
 
     def explain(self, sample: Sample, question: Any) -> dict:
         """The answer and its region-attention picture (``models/imgtune/explain.py``)."""

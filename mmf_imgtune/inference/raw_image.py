@@ -48,8 +48,10 @@ def decode_bytes(data: bytes, field: str = "image") -> torch.Tensor:
         image = decode_image(
             torch.frombuffer(bytearray(data), dtype=torch.uint8), ImageReadMode.RGB
         )
-    except (RuntimeError, ValueError) as error:
-        raise InputError(field, f"not an image ({len(data)} bytes: {error})") from None
+    except (RuntimeError, ValueError):
+        raise InputError(
+            field, f"not an image ({len(data)} bytes that jpeg, png, webp or gif do not decode)"
+        ) from None
     if image.ndim != 3 or image.shape[1] < 1 or image.shape[2] < 1:
         raise InputError(field, f"decoded to an empty image of shape {tuple(image.shape)}")
     return image

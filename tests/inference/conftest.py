@@ -1,0 +1,96 @@
+"""Fixtures of the inference tests: tiny shapes VQA runs (trained, then mmf_predict from the
+checkpoint) and their exports, shared by the export, pipeline and server tests."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY_CONFIG = """
+model_config:
+  imgtune:
+    task: generation
+    fusion: {fusion}
+    lm_training: lora
+    tokenizer: ${{dataset_config.shapes.processors.text_processor.params.tokenizer}}
+    lm:
+      config: {{model_type: llama, vocab_size: 96, hidden_size: 32, intermediate_size: 64,
+               num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
+               max_position_embeddings: 64}}
+      lora: {{r: 4, alpha: 8, target_modules: [q_proj, v_proj, o_proj]}}
+    region_encoder: {{feature_dim: 1280, projector_hidden_dim: 64, num_object_classes: 19}}
+    generation: {{max_new_tokens: 4}}
+dataset_config:
+  shapes:
+    task: vqa
+    sizes: {{train: 16, val: 4, test: 6}}
+    processors:
+      text_processor:
+        type: llm_prompt
+        params: {{max_seq_length: 24, prompt_template: "question: {{text}} answer:"}}
+evaluation:
+  metrics: [generation_vqa_accuracy]
+"""
+FUSIONS = ("prefix", "cross_attention", "both")
+
+
+def train_and_predict(root: Path, config: str, name: str, extra=(), data=None) -> dict:
+    """Train 4 updates, then ``mmf_predict`` from the checkpoint; returns the run's paths."""
+    from mmf_imgtune.cli.run import predict, run
+
+    save = root / name
+    common = [f"config={config}", "model=imgtune", "dataset=shapes", f"env.data_dir={data or root / 'data'}", f"env.save_dir={save}",
+              "training.progress_bar=false", *extra]  # fmt: skip
+    torch.manual_seed(0)
+    # A few small steps: trained weights (LoRA non-zero) that still answer varied text.
+    run([*common, "run_type=train", "training.max_updates=4", "training.batch_size=8",
+         "training.checkpoint_interval=4"])  # fmt: skip
+    result = predict([*common, f"checkpoint.resume_file={save / 'current.ckpt'}"])
+    (predictions,) = result["predictions"]
+    return {"save": save, "predictions": json.loads(Path(predictions).read_text())}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """{fusion: run} of three tiny LoRA runs on one shapes data folder."""
+    root = tmp_path_factory.mktemp("tiny_runs")
+    runs = {}
+    for fusion in FUSIONS:
+        config = root / f"{fusion}.yaml"
+        config.write_text(TINY_CONFIG.format(fusion=fusion))
+        runs[fusion] = train_and_predict(root, str(config), fusion)
+        runs[fusion]["data"] = root / "data" / "shapes"
+    return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_exports(tiny_runs, tmp_path_factory):
+    """{(fusion, merged): export folder} of every tiny run, LoRA merged and not."""
+    from mmf_imgtune.inference.export import export_run
+
+    root = tmp_path_factory.mktemp("tiny_exports")
+    return {
+        (fusion, merged): export_run(run["save"], root / f"{fusion}_{merged}", merge_lora=merged)
+        for fusion, run in tiny_runs.items()
+        for merged in (False, True)
+    }
+
+
+def question_rows(data: Path) -> list[dict]:
+    """Every test question with its image path, true boxes and class ids."""
+    rows = []
+    for line in (data / "annotations" / "test.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for question in record["questions"]:
+            rows.append({"id": question["question_id"], "question": question["question"],
+                         "image": str(data / record["image"]),
+                         "boxes": [o["bbox"] for o in record["objects"]],
+                         "objects": [o["label"] for o in record["objects"]]})  # fmt: skip
+    return rows
+
+
+@pytest.fixture(scope="session")
+def questions(tiny_runs):
+    """The test split's questions (one data folder for every tiny run)."""
+    return question_rows(tiny_runs["prefix"]["data"])
