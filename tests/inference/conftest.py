@@ -35,17 +35,21 @@ evaluation:
 FUSIONS = ("prefix", "cross_attention", "both")
 
 
-def train_and_predict(root: Path, config: str, name: str, extra=(), data=None) -> dict:
-    """Train 4 updates, then ``mmf_predict`` from the checkpoint; returns the run's paths."""
+def train_and_predict(
+    root: Path, config: str, name: str, extra=(), data=None, max_updates: int = 4
+) -> dict:
+    """Train ``max_updates``, then ``mmf_predict`` from the checkpoint; returns the run's
+    folder and predictions."""
     from mmf_imgtune.cli.run import predict, run
 
     save = root / name
-    common = [f"config={config}", "model=imgtune", "dataset=shapes", f"env.data_dir={data or root / 'data'}", f"env.save_dir={save}",
+    common = [f"config={config}", "model=imgtune", "dataset=shapes",
+              f"env.data_dir={data or root / 'data'}", f"env.save_dir={save}",
               "training.progress_bar=false", *extra]  # fmt: skip
     torch.manual_seed(0)
     # A few small steps: trained weights (LoRA non-zero) that still answer varied text.
-    run([*common, "run_type=train", "training.max_updates=4", "training.batch_size=8",
-         "training.checkpoint_interval=4"])  # fmt: skip
+    run([*common, "run_type=train", f"training.max_updates={max_updates}",
+         "training.batch_size=8", f"training.checkpoint_interval={max_updates}"])  # fmt: skip
     result = predict([*common, f"checkpoint.resume_file={save / 'current.ckpt'}"])
     (predictions,) = result["predictions"]
     return {"save": save, "predictions": json.loads(Path(predictions).read_text())}
@@ -94,3 +98,16 @@ def question_rows(data: Path) -> list[dict]:
 def questions(tiny_runs):
     """The test split's questions (one data folder for every tiny run)."""
     return question_rows(tiny_runs["prefix"]["data"])
+
+
+def predict_batches(save: Path, size: int = 8):
+    """The test split as mmf_predict read it (stored features, the run's processors)."""
+    from mmf_imgtune.common.sample import SampleList
+    from mmf_imgtune.registry import registry
+    from mmf_imgtune.trainer.load_run import load_run
+
+    config = load_run(save).config
+    dataset = registry.get_builder_class("shapes")().load(config.dataset_config.shapes, "test")
+    samples = [dataset[i] for i in range(len(dataset))]
+    for start in range(0, len(samples), size):
+        yield SampleList(samples[start : start + size])

@@ -7,27 +7,14 @@ import sys
 
 import pytest
 import torch
+from conftest import predict_batches
 from safetensors import safe_open
 
 from mmf_imgtune.cli.export import main
-from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.models.imgtune.model import ImgTune
-from mmf_imgtune.registry import registry
-from mmf_imgtune.trainer.load_run import load_run
 
 pytestmark = pytest.mark.slow
 FUSIONS = ("prefix", "cross_attention", "both")
-
-
-def _test_batches(save, size=8):
-    """The test split as mmf_predict read it (stored features, the run's processors)."""
-    run = load_run(save)
-    dataset = registry.get_builder_class("shapes")().load(
-        run.config.dataset_config.shapes, "test"
-    )
-    samples = [dataset[i] for i in range(len(dataset))]
-    for start in range(0, len(samples), size):
-        yield SampleList(samples[start : start + size])
 
 
 @pytest.mark.parametrize("merged", [False, True], ids=["adapter", "merged"])
@@ -38,7 +25,7 @@ def test_from_pretrained_generates_the_tokens_of_mmf_predict(tiny_runs, tiny_exp
     model = ImgTune.from_pretrained(str(tiny_exports[fusion, merged]))
     expected = {row["id"]: row["answer"] for row in run["predictions"]}
     answers = {}
-    for batch in _test_batches(run["save"]):
+    for batch in predict_batches(run["save"]):
         for sample_id, text in zip(batch["id"].tolist(), model.generate(batch)):
             answers[sample_id] = text
     assert answers == expected
@@ -48,7 +35,7 @@ def test_from_pretrained_generates_the_tokens_of_mmf_predict(tiny_runs, tiny_exp
 
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_merged_logits_match_the_adapter_model(tiny_runs, tiny_exports, fusion):
-    batch = next(_test_batches(tiny_runs[fusion]["save"]))
+    batch = next(predict_batches(tiny_runs[fusion]["save"]))
     adapter = ImgTune.from_pretrained(str(tiny_exports[fusion, False]))
     merged = ImgTune.from_pretrained(str(tiny_exports[fusion, True]))
     with torch.no_grad():

@@ -78,13 +78,15 @@ def test_sampling_repeats_with_a_seed(server, questions):
 def test_file_paths_only_inside_the_allowed_folder(server, questions, tmp_path):
     row = questions[0]
     allowed = client_of(server.url).chat.completions.create(
-        model="both_False", messages=message(row, url=row["image"]), max_tokens=3)
+        model="both_False", messages=message(row, url=row["image"]), max_tokens=3
+    )
     assert allowed.choices[0].message.content == ask(server.url, row, max_tokens=3)
     outside = tmp_path / "x.png"
     outside.write_bytes(open(row["image"], "rb").read())
     with pytest.raises(openai.BadRequestError) as error:
         client_of(server.url).chat.completions.create(
-            model="both_False", messages=message(row, url=str(outside)))
+            model="both_False", messages=message(row, url=str(outside))
+        )
     assert error.value.body["param"] == "messages[0].content[0].image_url.url"
 
 
@@ -114,7 +116,8 @@ def test_bad_inputs_name_the_field_and_the_server_lives_on(server, questions, ch
     options = {k: change[k] for k in ("max_tokens", "temperature") if k in change}
     with pytest.raises(openai.APIStatusError) as error:
         client_of(server.url).chat.completions.create(
-            model=change.get("model", "both_False"), messages=messages, **options)
+            model=change.get("model", "both_False"), messages=messages, **options
+        )
     assert error.value.status_code == status
     assert error.value.body["param"] == param and words in error.value.body["message"]
     assert httpx.get(server.url + "/health", timeout=30).json()["status"] == "ok"
