@@ -94,6 +94,20 @@ def read_config(folder: str | os.PathLike) -> dict:
     return config
 
 
+def register_config() -> None:
+    """Make ``AutoConfig`` know ``model_type: mmf_imgtune`` (public ``AutoConfig.register``):
+    ``AutoTokenizer.from_pretrained(folder)`` reads config.json and would warn otherwise."""
+    from transformers import AutoConfig, PretrainedConfig  # lazy: loads with a model
+
+    class ImgTuneConfig(PretrainedConfig):
+        model_type = MODEL_TYPE
+
+    try:
+        AutoConfig.register(MODEL_TYPE, ImgTuneConfig)
+    except ValueError:  # registered already (once per process)
+        pass
+
+
 def load_pretrained(model_class: type, folder: str | os.PathLike, device: Any = "cpu") -> Any:
     """Build ``model_class`` (ImgTune) from an export folder and load its weights (eval mode).
 
@@ -108,6 +122,7 @@ def load_pretrained(model_class: type, folder: str | os.PathLike, device: Any = 
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise PretrainedFolderError(f"{weights} does not exist: the export is incomplete")
+    register_config()
     model = model_class(config).init_from_config()
     missing, unexpected = load_model(model, str(weights), strict=False, device="cpu")
     if missing or unexpected:
