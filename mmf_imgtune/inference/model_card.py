@@ -15,7 +15,7 @@ def _metrics(save_dir: Path) -> tuple[dict, str | None]:
     if not path.is_file():
         return {}, None
     result = json.loads(path.read_text(encoding="utf-8"))
-    return result.get("metrics") or {}, result.get("command")
+    return result.get("metrics") or {}, result.get("train_command")
 
 
 def _metrics_table(metrics: dict) -> str:
@@ -57,7 +57,7 @@ def model_card(run: Any, out: Path, regions: dict | None, merged: bool) -> str:
         else "`lm/` (a plain Hugging Face folder" + (", LoRA merged)" if merged else ")")
     )
     command = command or (
-        f"not recorded in metrics.json; the resolved config of the run: `mmf_run "
+        f"not recorded in metrics.json (train_command); the resolved config of the run: `mmf_run "
         f"config={Path(run.save_dir) / 'config.yaml'}`"
     )
     return f"""---

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ class Pipeline:
         self.labels = processor_config.get("labels")
         self.task = str(model.config.task)
         self.name = str(processor_config.get("name", "imgtune"))
+        # The server prepares requests on several threads; one tokenises at a time.
+        self._text_lock = threading.Lock()
 
     # --- building ------------------------------------------------------------------------
     @property
@@ -79,8 +82,15 @@ class Pipeline:
 
     def prompt_ids(self, messages: list[dict], field: str = "messages") -> tuple[list, int | None]:
         """Token ids of the prompt (and the ``<image>`` position of a dialogue)."""
+        with self._text_lock:
+            return self._prompt_ids(messages, field)
+
+    def _prompt_ids(self, messages: list[dict], field: str) -> tuple[list, int | None]:
         if self.is_dialogue:
-            encoded = self.processor.renderer.encode(with_image(messages), True)
+            try:
+                encoded = self.processor.renderer.encode(with_image(messages), True)
+            except ValueError as error:  # ConversationError: roles, <image> markers
+                raise InputError(field, str(error)) from None
             return list(encoded.ids), encoded.image_position
         users = [m for m in messages if m["role"] == "user"]
         if len(messages) != 1 or len(users) != 1:

@@ -114,6 +114,15 @@ def _build_run(config: DictConfig, phases: RunPhases, save_dir: str) -> tuple:
     return model, module, datamodule, trainer, ckpt
 
 
+def _train_command(save_dir: str) -> str | None:
+    """The training command an earlier metrics.json of ``save_dir`` recorded, if any."""
+    path = Path(save_dir) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("train_command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def run_training(config: DictConfig, command: str | None = None) -> dict[str, Any]:
     """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts.
 
@@ -158,6 +167,8 @@ def run_training(config: DictConfig, command: str | None = None) -> dict[str, An
         "save_dir": save_dir,
         "skipped_nonfinite_batches": module.skipped_nonfinite,
         "command": command,
+        # An evaluation-only run (mmf_predict) keeps the command that trained the model.
+        "train_command": command if phases.train else _train_command(save_dir),
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()

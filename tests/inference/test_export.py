@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import predict_batches
+from export_helpers import predict_batches
 from safetensors import safe_open
 
 from mmf_imgtune.cli.export import main
@@ -78,7 +78,8 @@ def test_adapter_export_is_a_peft_folder_and_files_are_complete(tiny_runs, tiny_
     assert regions["input_size"] == {"min_size": 256, "max_size": 256}
     card = (folder / "README.md").read_text()
     metrics = json.loads((tiny_runs["both"]["save"] / "metrics.json").read_text())
-    assert "generation_vqa_accuracy" in card and metrics["command"].split()[0] in card
+    assert "generation_vqa_accuracy" in card and metrics["command"].startswith("mmf_predict ")
+    assert metrics["train_command"].startswith("mmf_run ") and metrics["train_command"] in card
     assert "tokenizer.json" in {p.name for p in folder.iterdir()}
 
 

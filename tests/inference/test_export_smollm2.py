@@ -20,7 +20,7 @@ PROJECT = REPO_ROOT / "projects/imgtune/configs/shapes/smollm2_lora.yaml"
 
 @pytest.fixture(scope="module")
 def smollm2_run(tmp_path_factory):
-    from conftest import train_and_predict
+    from export_helpers import train_and_predict
 
     root = tmp_path_factory.mktemp("smollm2")
     # Few images, few steps: trained LoRA weights, on a CPU, in about a minute.
@@ -31,7 +31,7 @@ def smollm2_run(tmp_path_factory):
 
 @pytest.mark.parametrize("merged", [False, True], ids=["adapter", "merged"])
 def test_smollm2_export_generates_the_tokens_of_mmf_predict(smollm2_run, merged, tmp_path):
-    from conftest import predict_batches
+    from export_helpers import predict_batches
 
     from mmf_imgtune.inference.export import export_run
     from mmf_imgtune.models.imgtune.model import ImgTune

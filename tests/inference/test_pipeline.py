@@ -81,7 +81,7 @@ def test_bad_inputs_name_the_field(tiny_exports, questions):
 @pytest.fixture(scope="module")
 def classifier(tiny_runs, tmp_path_factory):
     """A tiny vqa_classification run, mmf_predict'ed, and its export."""
-    from conftest import TINY_CONFIG, train_and_predict
+    from export_helpers import TINY_CONFIG, train_and_predict
 
     from mmf_imgtune.inference.export import export_run
 

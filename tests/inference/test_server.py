@@ -6,6 +6,7 @@ import base64
 import concurrent.futures
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ def pipe(tiny_exports):
 
 @pytest.fixture(scope="module")
 def server(pipe, questions):
-    folder = questions[0]["image"].rsplit("/", 1)[0]
+    folder = Path(questions[0]["image"]).parent
     options = ServeOptions(max_image_bytes=200_000, allow_folder=folder)
     with BackgroundServer(create_app(pipe, options)) as running:
         yield running

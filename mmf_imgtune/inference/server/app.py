@@ -80,7 +80,7 @@ def create_app(pipe: Pipeline, options: ServeOptions | None = None) -> FastAPI:
     app.state.batcher, app.state.pipe = batcher, pipe
     created = int(time.time())
 
-    async def read(request: Request) -> ChatRequest:
+    async def read(request: Request, last_role: str = "user") -> ChatRequest:
         length = int(request.headers.get("content-length") or 0)
         if length > options.max_body_bytes:
             raise ApiError(413, None, f"the body is larger than {options.max_body_bytes} bytes",
@@ -89,7 +89,7 @@ def create_app(pipe: Pipeline, options: ServeOptions | None = None) -> FastAPI:
             body = json.loads(await request.body())
         except ValueError as error:
             raise ApiError(400, None, f"the body is not JSON ({error})") from None
-        return parse_request(body, pipe.name, options.max_image_bytes, folder)
+        return parse_request(body, pipe.name, options.max_image_bytes, folder, last_role)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
@@ -144,7 +144,7 @@ def create_app(pipe: Pipeline, options: ServeOptions | None = None) -> FastAPI:
 
     @app.post("/v1/attention")
     async def attention(request: Request) -> Response:
-        chat_request = await read(request)
+        chat_request = await read(request, last_role="assistant")
         try:
             png = await run_in_threadpool(pipe.attention_png, chat_request.image,
                                           chat_request.messages, chat_request.boxes,
