@@ -96,8 +96,13 @@ def _image(part: dict, param: str, max_bytes: int, folder: Path | None) -> bytes
     return str(path)
 
 
-def parse_request(body: Any, model_name: str, max_bytes: int, folder: Path | None) -> ChatRequest:
-    """Validate a request body; raises ``ApiError`` naming the first bad field."""
+def parse_request(
+    body: Any, model_name: str, max_bytes: int, folder: Path | None, last_role: str = "user"
+) -> ChatRequest:
+    """Validate a request body; raises ``ApiError`` naming the first bad field.
+
+    ``last_role``: whose message ends the conversation (the user's, to be answered; the
+    assistant's, to be explained by ``/v1/attention``)."""
     if not isinstance(body, dict):
         raise ApiError(400, None, "the body must be a JSON object")
     if body.get("model") not in (None, model_name):
@@ -132,9 +137,9 @@ def parse_request(body: Any, model_name: str, max_bytes: int, folder: Path | Non
         texts.append({"role": message["role"], "content": " ".join(words).strip()})
     if image is None:
         raise ApiError(400, "messages", "no image_url part: ImgTune answers about an image")
-    if texts[-1]["role"] != "user":
+    if texts[-1]["role"] != last_role:
         raise ApiError(
-            400, f"messages[{len(texts) - 1}].role", "the last message must be the user's"
+            400, f"messages[{len(texts) - 1}].role", f"the last message must be the {last_role}'s"
         )
     data, part, param = image
     spec = part["image_url"] if isinstance(part["image_url"], dict) else {}
