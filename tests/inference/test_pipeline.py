@@ -88,7 +88,8 @@ def classifier(tiny_runs, tmp_path_factory):
     root = tmp_path_factory.mktemp("classifier")
     config = root / "vqa.yaml"
     text = TINY_CONFIG.format(fusion="prefix").replace(
-        "task: generation", "task: vqa_classification"
+        "task: generation",
+        "task: vqa_classification\n    num_answers: ${dataset_config.shapes.num_answers}",
     )
     config.write_text(text.replace("[generation_vqa_accuracy]", "[vqa_accuracy]"))
     run = train_and_predict(root, str(config), "vqa", data=tiny_runs["prefix"]["data"].parent)
