@@ -18,6 +18,7 @@ What the folder holds and why (see ``docs/serving.md``):
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -116,17 +117,28 @@ def _regions(run: LoadedRun, out: Path) -> dict:
 
 
 def _save_plain_lm(model: ImgTune, folder: Path) -> None:
-    """The LLM alone as a plain HF folder: gated cross-attention wrappers taken out."""
+    """The LLM alone as a plain HF folder: gated cross-attention wrappers taken out.
+
+    Saved from a fresh model of the same config: one loaded from a GGUF file keeps its
+    quantizer, which refuses ``save_pretrained`` although its weights are plain tensors."""
+    from transformers import AutoModelForCausalLM  # lazy: as everywhere an LLM is built
+
     hf_model = model._hf_model()
     layers = lm_lib.decoder_layers(hf_model, model.config.lm.decoder_layers_attr)
     wrapped = {i: layer for i, layer in enumerate(layers) if isinstance(layer, XAttnDecoderLayer)}
     for index, wrapper in wrapped.items():
         layers[index] = wrapper.decoder_layer
     try:
-        hf_model.save_pretrained(folder)
+        state = hf_model.state_dict()
     finally:
         for index, wrapper in wrapped.items():
             layers[index] = wrapper
+    config = copy.deepcopy(hf_model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(state, strict=True)
+    plain.save_pretrained(folder)
     if model.tokenizer is not None:
         model.tokenizer.save_pretrained(folder)
 
