@@ -177,7 +177,11 @@ def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool
             "imgtune": portable,
         },
     )
-    save_model(model, str(out / hf_format.WEIGHTS_FILE), metadata={"format": "pt"})
+    weights = out / hf_format.WEIGHTS_FILE
+    save_model(model, str(weights), metadata={"format": "pt"})
+    umask = os.umask(0)
+    os.umask(umask)
+    weights.chmod(0o666 & ~umask)  # safetensors writes 0600; the folder is meant to be shared
     if model.tokenizer is not None:
         model.tokenizer.save_pretrained(out)
     dataset_config = run.config.dataset_config[run.dataset]
