@@ -4,6 +4,7 @@ from, how well it did (the run's ``metrics.json``), how it was trained and how t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ def _metrics(save_dir: Path) -> tuple[dict, str | None]:
 
 def _metrics_table(metrics: dict) -> str:
     if not metrics:
-        return "The run folder holds no metrics.json (no evaluation was run).\n"
+        return "No metrics: the run's metrics.json holds none (a run_type without val/test).\n"
     rows = "\n".join(
         f"| `{name}` | {value:.4f} |" if isinstance(value, float) else f"| `{name}` | {value} |"
         for name, value in sorted(metrics.items())
@@ -49,7 +50,13 @@ def model_card(run: Any, out: Path, regions: dict | None, merged: bool) -> str:
     data = OmegaConf.to_container(config.dataset_config[run.dataset], resolve=True)
     metrics, command = _metrics(Path(run.save_dir))
     lm = model_config.lm
-    llm = lm.name_or_path or f"a randomly initialised {lm.config.model_type} (inline config)"
+    llm = f"a randomly initialised {lm.config.model_type} (inline config)"
+    if lm.name_or_path:  # a hub name as given; a local folder by its name only
+        name = str(lm.name_or_path)
+        llm = Path(name).name if os.path.isabs(name) else name
+        llm += f" ({lm.gguf_file})" if lm.gguf_file else ""
+    given_only = set((regions or {}).get("box_sources") or {}) == {"given"}
+    boxes = ", boxes=[[x1, y1, x2, y2], ...]" if given_only else ""
     lora = model_config.lm_training == "lora"
     lm_folder = (
         "`lm_adapter/` (a PEFT LoRA adapter folder)"
@@ -68,11 +75,11 @@ tags: [mmf_imgtune, imgtune, multimodal, region-features]
 
 ImgTune fuses region features of an image into a causal LLM ({llm}), fusion
 `{model_config.fusion}`, LLM training `{model_config.lm_training}`. Exported by
-`mmf_imgtune_export` from `{run.checkpoint}`.
+`mmf_imgtune_export` from the run's `{run.checkpoint.name}`.
 
 ## Task and data
 - task: `{model_config.task}` (data set task: `{data.get("task", "")}`)
-- data: `{run.dataset}` (`{data.get("data_dir", "")}`)
+- data: `{run.dataset}`
 - regions: {_regions_line(regions)} (`regions.json`)
 
 ## Metrics (the run's metrics.json)
@@ -89,7 +96,7 @@ ImgTune fuses region features of an image into a causal LLM ({llm}), fusion
 ```python
 import mmf_imgtune
 pipe = mmf_imgtune.pipeline("{out.name}", device="cpu")
-print(pipe("image.png", "what colour is the circle?"))
+print(pipe("image.png", "what colour is the circle?"{boxes}))
 ```
 Serve it with an OpenAI-compatible API: `mmf_imgtune_serve {out.name} --port 8000`.
 """
