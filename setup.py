@@ -39,6 +39,10 @@ setup(
         "tensorboard>=2.15,<2.22",
         "gguf>=0.10,<0.20",
         "accelerate>=1.0,<1.16",
+        "safetensors>=0.4,<0.9",
+        # mmf_imgtune_serve: the OpenAI-compatible API
+        "fastapi>=0.110,<0.166",
+        "uvicorn>=0.29,<0.56",
     ],
     extras_require={
         "test": [
@@ -47,6 +51,8 @@ setup(
             "hypothesis>=6.100,<7",
             "ruff>=0.6,<0.18",
             "import-linter>=2.16,<2.17",
+            # the server's end-to-end tests and benchmarks/serve_load.py speak through it
+            "openai>=1.40,<3.64",
         ],
     },
     entry_points={
@@ -68,6 +74,8 @@ setup(
             "mmf_imgtune_consolidate=mmf_imgtune.cli.consolidate:main",
             "mmf_imgtune_ifct2017=mmf_imgtune.cli.ifct2017:main",
             "mmf_imgtune_openclipart=mmf_imgtune.cli.openclipart:main",
+            "mmf_imgtune_export=mmf_imgtune.cli.export:main",
+            "mmf_imgtune_serve=mmf_imgtune.cli.serve:main",
         ]
     },
 )

@@ -7,6 +7,7 @@ mmf_predict config=<yaml> model=<name> dataset=<name> checkpoint.resume_file=<ck
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 
@@ -50,6 +51,8 @@ def _main(args: Sequence[str], predict: bool = False) -> dict:
     from mmf_imgtune.trainer import run_training
 
     args = list(args)
+    # metrics.json keeps the command (the model card of mmf_imgtune_export quotes it).
+    command = shlex.join(["mmf_predict" if predict else "mmf_run", *args])
     if predict:
         args = ["run_type=test", *args, "evaluation.predict=true"]
     try:
@@ -57,7 +60,7 @@ def _main(args: Sequence[str], predict: bool = False) -> dict:
     except (ConfigError, RegistryError, FileNotFoundError) as error:
         print(f"mmf_run: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    return run_training(config)
+    return run_training(config, command=command)
 
 
 def run(args: Sequence[str] | None = None) -> dict:

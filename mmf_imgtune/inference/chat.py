@@ -142,10 +142,10 @@ class ChatSession:
             self.cache = lm_lib.output_cache(out)
             return out.logits[:, -1], self.cache
 
-        shown = [""]
+        shown, row = [""], []
 
-        def stream(tokens: torch.Tensor) -> None:
-            row = tokens[0].tolist()
+        def stream(step: torch.Tensor) -> None:
+            row.append(int(step[0]))
             if on_text is None or row[-1] == self.renderer.stop_id:
                 return
             text = self._decode(row)
@@ -163,7 +163,7 @@ class ChatSession:
             self.max_new_tokens,
             self.renderer.stop_id,
             cache=self.cache,
-            on_tokens=stream,
+            on_step=stream,
         )[0].tolist()
         if tokens:  # every step but the last fed its token: the cache holds them
             self.cached_ids = [*ids, *tokens[:-1]]

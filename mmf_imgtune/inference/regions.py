@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mmf_imgtune.errors import MMFImgtuneError
+from mmf_imgtune.inference.raw_image import backend_from_record
 from mmf_imgtune.inference.runs import InferenceError
 from mmf_imgtune.io.features.info import pad_region_sample
 from mmf_imgtune.io.features.provenance import (
     describe_box_sources,
-    describe_record,
     read_record,
-    recipe_differences,
 )
 from mmf_imgtune.regions import RegionOptions, build_backend, extract_features
 from mmf_imgtune.regions.grid import grid_boxes
@@ -89,28 +89,10 @@ def _backend(record: dict | None, path: str, dataset: str, dataset_config: DictC
     if record is None:
         options = _legacy_options(path, dataset, dataset_config)
         return build_backend(str(options.pop("backend")), device=device, **options)
-    # The recorded detector selection; RegionOptions' defaults where the record has none.
-    detector = (record.get("box_sources") or {}).get("detector") or {}
-    regions = RegionOptions.from_mapping({**detector, "layer": record.get("layer")})
-    size = record.get("input_size") or {}
-    config_file = record.get("config_file") or {}
-    backend = build_backend(
-        str(record["backend"]),
-        weights=(record.get("weights") or {}).get("argument"),
-        config_file=config_file.get("path"),
-        backbone=record.get("backbone"),
-        min_size=size.get("min_size"),
-        max_size=size.get("max_size"),
-        device=device,
-        regions=regions,
-    )
-    differences = recipe_differences(record, {**backend.recipe(), "box_sources": {}})
-    if differences:
-        raise InferenceError(
-            f"cannot extract regions the way {path} was made: {'; '.join(differences)} (did "
-            "the weights file change?). The store: " + describe_record(record)
-        )
-    return backend
+    try:  # the one rebuild of a store's extractor (raw_image.py: exports load without trainer/)
+        return backend_from_record(record, path, device)
+    except MMFImgtuneError as error:
+        raise InferenceError(str(error)) from None
 
 
 def _choose_boxes(

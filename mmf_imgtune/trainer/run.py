@@ -120,8 +120,19 @@ def _build_run(config: DictConfig, phases: RunPhases, save_dir: str) -> tuple:
     return model, module, datamodule, trainer, ckpt
 
 
-def run_training(config: DictConfig) -> dict[str, Any]:
-    """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts."""
+def _train_command(save_dir: str) -> str | None:
+    """The training command an earlier metrics.json of ``save_dir`` recorded, if any."""
+    path = Path(save_dir) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("train_command")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def run_training(config: DictConfig, command: str | None = None) -> dict[str, Any]:
+    """Train/evaluate/predict as ``run_type`` says; returns the final metrics and facts.
+
+    ``command``: the command line that started the run, kept in metrics.json."""
     quiet_third_party()  # before the model is built: LLM/peft warnings come from there too
     phases = RunPhases.parse(config.run_type)
     save_dir = str(config.env.save_dir)
@@ -167,6 +178,9 @@ def run_training(config: DictConfig) -> dict[str, Any]:
         # Intra-op threads of every process (rank order): their sum should fit the cores.
         "cpu_threads_per_rank": _gather_object(trainer, torch.get_num_threads()),
         "precision": str(trainer.precision),
+        "command": command,
+        # An evaluation-only run (mmf_predict) keeps the command that trained the model.
+        "train_command": command if phases.train else _train_command(save_dir),
     }
     if trainer.is_global_zero:
         data = json.dumps(result, indent=1).encode()

@@ -28,6 +28,15 @@ import torch
 # ``repeat_interleave``d per beam). Only the last position's logits are needed.
 StepFn = Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+# choose(next-token logits (B, V)) -> (B,) long token ids: argmax by default (greedy); a
+# sampler draws instead (mmf_imgtune.inference.sampling).
+ChooseFn = Callable[[torch.Tensor], torch.Tensor]
+# on_step((B,) long tokens of this step, EOS after a row's end): streaming hears each step.
+OnStepFn = Callable[[torch.Tensor], None]
+
+
+def argmax(logits: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(dim=-1)
 
 
 class _Sequence:
@@ -71,14 +80,16 @@ def greedy_decode(
     eos_id: int,
     use_cache: bool = True,
     cache: Any = None,
-    on_tokens: Callable[[torch.Tensor], None] | None = None,
+    choose: ChooseFn = argmax,
+    on_step: OnStepFn | None = None,
 ) -> torch.Tensor:
     """Args:
         embeds: (B, L, H) prefix embeddings; mask: (B, L) 0/1 attention mask, or None when no
             position is padded. With ``cache`` (the KV cache of positions before these, e.g. a
             chat's earlier turns) ``embeds`` are only the positions the cache lacks, and
             ``mask`` still covers all of them.
-        on_tokens: called after every step with the (B, t) tokens so far (streaming).
+        choose: picks each step's tokens from the logits (greedy: argmax; sampling).
+        on_step: called with each step's (B,) tokens as soon as they are chosen (streaming).
 
     Returns:
         (B, <= max_new_tokens) long token ids; after EOS every position holds EOS.
@@ -87,11 +98,11 @@ def greedy_decode(
     tokens = embeds.new_zeros(embeds.size(0), 0, dtype=torch.long)
     done = torch.zeros(embeds.size(0), dtype=torch.bool, device=embeds.device)
     for _ in range(max_new_tokens):
-        step = sequence.step(step_fn).argmax(dim=-1)  # (B,)
+        step = choose(sequence.step(step_fn))  # (B,)
         step = torch.where(done, torch.full_like(step, eos_id), step)
         tokens = torch.cat([tokens, step.unsqueeze(1)], dim=1)
-        if on_tokens is not None:
-            on_tokens(tokens)
+        if on_step is not None:
+            on_step(step)
         done = done | (step == eos_id)
         if bool(done.all()):
             break

@@ -20,9 +20,17 @@ from omegaconf import OmegaConf
 
 from mmf_imgtune.data.tokenizers import build_tokenizer
 from mmf_imgtune.models.base_model import BaseModel
-from mmf_imgtune.models.imgtune import heads  # noqa: F401  (registers the task heads)
+from mmf_imgtune.models.imgtune import (
+    heads,  # noqa: F401  (registers the task heads)
+    hf_format,
+)
 from mmf_imgtune.models.imgtune import lm as lm_lib
-from mmf_imgtune.models.imgtune.generation import beam_decode, decode_tokens, greedy_decode
+from mmf_imgtune.models.imgtune.generation import (
+    argmax,
+    beam_decode,
+    decode_tokens,
+    greedy_decode,
+)
 from mmf_imgtune.models.imgtune.online_encoder import build_online_encoder
 from mmf_imgtune.models.imgtune.placement import place_visual
 from mmf_imgtune.modules.fusion import RegionEncoder, visual_context
@@ -30,6 +38,11 @@ from mmf_imgtune.modules.fusion.gated_xattn import GatedCrossAttentionBlock, XAt
 from mmf_imgtune.registry import registry
 
 FUSION_MODES = ("prefix", "cross_attention", "both")
+
+
+def _per_row(position: torch.Tensor | None, repeat: int) -> torch.Tensor | None:
+    """(B,) image positions repeated per beam (B * repeat,)."""
+    return None if position is None else position.repeat_interleave(repeat, 0)
 
 
 @registry.register_model("imgtune")
@@ -59,6 +72,12 @@ class ImgTune(BaseModel):
     @classmethod
     def config_path(cls) -> str:
         return "configs/models/imgtune/defaults.yaml"
+
+    @classmethod
+    def from_pretrained(cls, folder: str, device: str | torch.device = "cpu") -> ImgTune:
+        """The model of an ``mmf_imgtune_export`` folder (``hf_format.py``), in eval mode:
+        no run folder, no run config, no Lightning."""
+        return hf_format.load_pretrained(cls, folder, device)
 
     # --- build ---------------------------------------------------------------------------
     def build(self) -> None:
@@ -271,9 +290,21 @@ class ImgTune(BaseModel):
     # --- generation ----------------------------------------------------------------------
     @torch.inference_mode()
     def generate(
-        self, sample_list: Any, max_new_tokens: int | None = None, num_beams: int | None = None
+        self,
+        sample_list: Any,
+        max_new_tokens: int | None = None,
+        num_beams: int | None = None,
+        stop_id: int | None = None,
+        choose: Any = None,
+        on_step: Any = None,
     ) -> list[str]:
         """Decode answers/captions from ``prompt_ids``/``prompt_mask`` (left-padded prompts).
+
+        ``image_position`` (B,) in the sample list puts the visual tokens before that prompt
+        position (a dialogue's ``<image>``) instead of in front; ``stop_id`` ends an answer
+        (default: the tokenizer's EOS; a chat template's end-of-turn token). ``choose``
+        (``generation.ChooseFn``) replaces greedy's argmax, e.g. by sampling; ``on_step``
+        hears each step's tokens (streaming); both need ``num_beams`` 1.
 
         Returns:
             B strings (special tokens dropped, cut at EOS).
@@ -288,7 +319,8 @@ class ImgTune(BaseModel):
         num_beams = int(num_beams or cfg.num_beams)
         visual = self.encode_regions(sample_list)
         prompt = self.embed_text(sample_list["prompt_ids"])
-        eos = self.tokenizer.eos_token_id
+        eos = self.tokenizer.eos_token_id if stop_id is None else int(stop_id)
+        image_position = sample_list.get("image_position")
 
         mask = sample_list["prompt_mask"]
         if self.uses_prefix:
@@ -318,10 +350,16 @@ class ImgTune(BaseModel):
                 use_cache=use_cache,
                 logits_to_keep=1,
                 padded=padded,
+                image_position=_per_row(image_position, repeat),
             )
             return out.logits[:, -1], (lm_lib.output_cache(out) if use_cache else None)
 
         decode_mask = mask if padded else None  # unpadded: no mask to grow at each step
+        if num_beams > 1 and (choose is not None or on_step is not None):
+            raise ValueError(
+                f"num_beams={num_beams}: sampling (choose) and streaming (on_step) decode one "
+                "beam; set num_beams=1"
+            )
         if num_beams > 1:
             tokens = beam_decode(
                 step_fn,
@@ -336,7 +374,15 @@ class ImgTune(BaseModel):
             )
         else:
             tokens = greedy_decode(
-                step_fn, self.embed_text, prompt, decode_mask, max_new_tokens, eos, use_cache
+                step_fn,
+                self.embed_text,
+                prompt,
+                decode_mask,
+                max_new_tokens,
+                eos,
+                use_cache,
+                choose=choose or argmax,
+                on_step=on_step,
             )
         return decode_tokens(self.tokenizer, tokens, eos)
 

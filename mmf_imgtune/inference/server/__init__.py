@@ -1,0 +1,1 @@
+"""The OpenAI-compatible server of an export (``mmf_imgtune_serve``): ``app.create_app``."""
