@@ -10,7 +10,7 @@ runs. A scripted session then shows that each turn is answered from the referenc
 import pytest
 import torch
 from dialogue_helpers import TOKENIZER, dialogue_batch
-from test_chat import chatty_model
+from test_chat_session import chatty_model
 
 from mmf_imgtune.data.conversation import ChatRenderer
 from mmf_imgtune.data.tokenizers import build_tokenizer
