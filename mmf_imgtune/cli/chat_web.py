@@ -19,8 +19,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mmf_imgtune.errors import MMFImgtuneError
-
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -46,16 +44,10 @@ def build_app(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    import uvicorn
+    from mmf_imgtune.inference.server.run import run_app
 
-    try:
-        app = build_app(args)
-    except (MMFImgtuneError, FileNotFoundError) as error:
-        print(f"mmf_imgtune_chat_web: error: {error}", file=sys.stderr)
-        return 2
-    print(f"mmf_imgtune_chat_web: open http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    banner = f"open http://{args.host}:{args.port}/"
+    return run_app(lambda: build_app(args), args.host, args.port, "mmf_imgtune_chat_web", banner)
 
 
 if __name__ == "__main__":

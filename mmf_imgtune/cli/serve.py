@@ -17,8 +17,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmf_imgtune.errors import MMFImgtuneError
-
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mmf_imgtune_serve", description=__doc__.split("\n\n")[0])
@@ -50,16 +48,10 @@ def build(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    import uvicorn
+    from mmf_imgtune.inference.server.run import run_app
 
-    try:
-        app = build(args)
-    except (MMFImgtuneError, FileNotFoundError) as error:
-        print(f"mmf_imgtune_serve: error: {error}", file=sys.stderr)
-        return 2
-    print(f"mmf_imgtune_serve: http://{args.host}:{args.port}/v1 (chat page: /)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    banner = f"http://{args.host}:{args.port}/v1 (chat page: /)"
+    return run_app(lambda: build(args), args.host, args.port, "mmf_imgtune_serve", banner)
 
 
 if __name__ == "__main__":

@@ -149,21 +149,40 @@ class RegionMaker:
     ) -> tuple[torch.Tensor, dict]:
         """``image_feature_0`` (max_features, D) and ``image_info_0`` of one uint8 image."""
         chosen = self.boxes_for(image, boxes, field)
-        result = self.backend.extract([image], [chosen])[0]
-        info = {
-            "bbox": result.boxes,
-            "objects": result.objects,
-            "cls_prob": result.cls_prob,
-            "image_width": int(image.shape[2]),
-            "image_height": int(image.shape[1]),
-        }
-        features, info = pad_region_sample(result.features, info, self.max_features, "image")
+        features, info = extract_padded(self.backend, image, chosen, self.max_features, "image")
         if objects is not None:
             ids = np.asarray(objects).reshape(-1)
             if boxes is None or len(ids) != len(boxes) or not np.issubdtype(ids.dtype, np.integer):
                 raise InputError("objects", "give one integer class id per given box")
             info["objects"][: len(ids)] = torch.from_numpy(ids.astype(np.int64))
         return features, info
+
+
+def extract_padded(
+    backend: Any,
+    image: torch.Tensor,
+    boxes: torch.Tensor | None,
+    max_features: int | None,
+    source: str,
+) -> tuple[torch.Tensor, dict]:
+    """One image's regions pooled by ``backend``, as a padded MMF sample.
+
+    Args:
+        image: (3, H, W) uint8; boxes: (N, 4) xyxy pixels, or None for the backend's own.
+        max_features: rows to pad to (None: as many as regions, at least 1).
+    Returns:
+        ``image_feature_0`` (max_features, D) and ``image_info_0`` (bbox, objects, cls_prob, size).
+    """
+    result = backend.extract([image], [boxes])[0]
+    info = {
+        "bbox": result.boxes,
+        "objects": result.objects,
+        "cls_prob": result.cls_prob,
+        "image_width": int(image.shape[2]),
+        "image_height": int(image.shape[1]),
+    }
+    rows = int(max_features or max(len(result.boxes), 1))
+    return pad_region_sample(result.features, info, rows, source)
 
 
 def backend_from_record(record: dict, store: str, device: Any) -> Any:

@@ -22,9 +22,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mmf_imgtune.errors import MMFImgtuneError
-from mmf_imgtune.inference.raw_image import backend_from_record
+from mmf_imgtune.inference.raw_image import backend_from_record, extract_padded
 from mmf_imgtune.inference.runs import InferenceError
-from mmf_imgtune.io.features.info import pad_region_sample
 from mmf_imgtune.io.features.provenance import (
     describe_box_sources,
     read_record,
@@ -170,13 +169,5 @@ def extract_regions(
         f"layer '{recipe['layer']}' ({recipe['feature_dim']}-d), as in {path}",
         file=sys.stderr,
     )
-    result = backend.extract([image], [chosen])[0]
-    info = {
-        "bbox": result.boxes,
-        "objects": result.objects,
-        "cls_prob": result.cls_prob,
-        "image_width": int(image.shape[2]),
-        "image_height": int(image.shape[1]),
-    }
-    max_features = int(dataset_config.get("max_features") or max(len(result.boxes), 1))
-    return pad_region_sample(result.features, info, max_features, source="--image")
+    max_features = dataset_config.get("max_features")
+    return extract_padded(backend, image, chosen, max_features, source="--image")
