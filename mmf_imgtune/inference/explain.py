@@ -26,7 +26,6 @@ from mmf_imgtune.common.collate import BatchCollator
 from mmf_imgtune.common.sample import SampleList
 from mmf_imgtune.data.processors.llm_prompt import DEFAULTS
 from mmf_imgtune.registry import registry
-from mmf_imgtune.trainer.load_run import load_run
 
 
 def select_sample(sample_list: Any, index: int) -> SampleList:
@@ -255,6 +254,10 @@ def explain_split_example(run_dir: str, split: str, index: int, out_png: str) ->
     """Explain example ``index`` of ``split`` with a finished run's ``best.ckpt`` (or
     ``current.ckpt``) and its saved ``config.yaml``: what ``make demo`` calls
     (``mmf_imgtune.cli.explain``)."""
+    # Here, not at the top: the plotting above serves exports too (pipeline(explain=True)),
+    # which load without the training runtime that opening a run folder needs.
+    from mmf_imgtune.trainer.load_run import load_run
+
     run = load_run(run_dir)
     config, model = run.config, run.model
     name = config.datasets[0]

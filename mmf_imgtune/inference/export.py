@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,15 @@ def _save_plain_lm(model: ImgTune, folder: Path) -> None:
         model.tokenizer.save_pretrained(folder)
 
 
+def trained_precision(save_dir: Path) -> str | None:
+    """The precision the run resolved (``training.precision: auto`` included), from its
+    ``metrics.json``; None where the run recorded none."""
+    path = save_dir / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("precision")
+
+
 def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool = False) -> Path:
     """Write the export folder of a run folder or checkpoint; returns the folder.
 
@@ -163,6 +173,13 @@ def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool
             f"--merge-lora: model_config.imgtune.lm_training={config['lm_training']}, not lora: "
             "there are no adapters to merge"
         )
+    precision = trained_precision(Path(run.save_dir))
+    if precision is not None and "16" in precision:
+        print(
+            f"mmf_imgtune_export: the run trained and evaluated in {precision}; the export decodes "
+            "in float32, so a token at a near-tie can differ from the run's predictions",
+            file=sys.stderr,
+        )
     out.mkdir(parents=True, exist_ok=True)
     if merge_lora:
         model.lm = model.lm.merge_and_unload()
@@ -174,6 +191,7 @@ def export_run(path: str | os.PathLike, out: str | os.PathLike, merge_lora: bool
             "model_type": hf_format.MODEL_TYPE,
             "lora": ("merged" if merge_lora else "adapter") if lora else None,
             "mmf_imgtune_version": __version__,
+            "trained_precision": precision,  # what the run computed in (the export: float32)
             "imgtune": portable,
         },
     )

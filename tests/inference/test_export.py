@@ -65,7 +65,9 @@ def test_adapter_export_is_a_peft_folder_and_files_are_complete(tiny_runs, tiny_
     assert adapter_config["peft_type"] == "LORA" and adapter_config["r"] == 4
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "mmf_imgtune" and config["lora"] == "adapter"
-    assert set(config) == {"architectures", "model_type", "lora", "mmf_imgtune_version", "imgtune"}
+    assert config["trained_precision"] == "32-true"  # the run's, from its metrics.json
+    keys = {"architectures", "model_type", "lora", "mmf_imgtune_version", "trained_precision"}
+    assert set(config) == keys | {"imgtune"}
     assert config["imgtune"]["lm"]["name_or_path"] is None  # no path of the training machine
     assert config["imgtune"]["tokenizer"] == {"name_or_path": "."}
     with safe_open(folder / "model.safetensors", "pt") as weights:
